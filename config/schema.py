@@ -1,0 +1,183 @@
+"""The sources file: what to crawl, validated before anything runs."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_SOURCES = Path("config/sources.yaml")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+TELEGRAM_CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+
+
+class ConfigError(Exception):
+    """An unusable sources file; the message is one line naming file, source and field."""
+
+
+class Fields(BaseModel):
+    """CSS selectors, relative to one post, for the parts of a post."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = None
+    text: str | None = None
+    author: str | None = None
+    posted_at: str | None = None
+    price: str | None = None
+
+
+class Source(BaseModel):
+    """One watched site or channel set."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: Literal["market", "forum", "paste", "telegram", "generic"] = "generic"
+    start_urls: list[str] = Field(default_factory=list)
+    via: Literal["tor", "direct"] = "tor"
+    render: Literal["http", "browser"] = "http"
+    allowed_domains: list[str] = Field(default_factory=list)
+    max_depth: int = Field(default=3, ge=0, le=50)
+    max_pages: int = Field(default=500, ge=1)
+    follow: list[str] = Field(default_factory=list)
+    post: str | None = None
+    fields: Fields = Field(default_factory=Fields)
+    channels: list[str] = Field(default_factory=list)
+    base_url: str = "https://t.me"
+    since: date | None = None
+    schedule: str | None = None
+    enabled: bool = True
+    tags: list[str] = Field(default_factory=list)
+    download_delay: float = Field(default=0.0, ge=0)
+    concurrency: int | None = Field(default=None, ge=1, le=64)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not SLUG.match(v):
+            raise ValueError("must be a slug: lower-case letters, digits, '-' or '_'")
+        return v
+
+    @field_validator("start_urls", "base_url")
+    @classmethod
+    def _urls(cls, v):
+        for url in [v] if isinstance(v, str) else v:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not TELEGRAM_CHANNEL.match(name):
+                raise ValueError(f"not a Telegram channel name: {name!r}")
+        return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(v, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"not a cron expression ({exc})") from None
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self) -> Source:
+        if self.kind == "telegram":
+            if not self.channels:
+                raise ValueError("channels: a telegram source needs at least one channel")
+        elif not self.start_urls:
+            raise ValueError("start_urls: needs at least one URL")
+        if not self.allowed_domains:
+            urls = self.start_urls or [self.base_url]
+            self.allowed_domains = sorted({urlsplit(u).hostname for u in urls})
+        return self
+
+    @property
+    def onion_only(self) -> bool:
+        """True when every host of this source is an onion service."""
+        return all(d.endswith(".onion") for d in self.allowed_domains)
+
+    def uses_tor(self, host: str) -> bool:
+        """Tor for `via: tor` sources and for every .onion host, whatever the config says."""
+        return self.via == "tor" or host.endswith(".onion")
+
+
+class SourcesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sources: list[Source]
+
+    @model_validator(mode="after")
+    def _unique(self) -> SourcesFile:
+        seen: set[str] = set()
+        for i, s in enumerate(self.sources):
+            if s.name in seen:
+                raise ValueError(f"sources.{i}.name: duplicate source name {s.name!r}")
+            seen.add(s.name)
+        return self
+
+
+def _describe(err: ValidationError, raw: dict) -> str:
+    """The first pydantic error as 'source NAME: field F: message'."""
+    first = err.errors()[0]
+    loc = list(first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    if loc[:1] == ["sources"] and len(loc) > 1 and isinstance(loc[1], int):
+        index = loc[1]
+        try:
+            label = f"source {raw['sources'][index].get('name', f'#{index + 1}')!r}"
+        except (AttributeError, IndexError, KeyError, TypeError):
+            label = f"source #{index + 1}"
+        field = ".".join(str(p) for p in loc[2:])
+        if not field and ":" in msg:
+            field, msg = (part.strip() for part in msg.split(":", 1))
+        return f"{label}: field {field or '(entry)'}: {msg}"
+    return f"field {'.'.join(map(str, loc)) or '(top)'}: {msg}"
+
+
+def parse_sources(raw: object, origin: str) -> list[Source]:
+    """Validate already-loaded YAML data; raise ConfigError naming origin, source and field."""
+    if not isinstance(raw, dict) or "sources" not in raw:
+        raise ConfigError(f"{origin}: field sources: missing (expected a mapping with a 'sources' list)")
+    try:
+        return SourcesFile.model_validate(raw).sources
+    except ValidationError as err:
+        raise ConfigError(f"{origin}: {_describe(err, raw)}") from None
+
+
+def load_sources(path: Path | str = DEFAULT_SOURCES) -> list[Source]:
+    """Read and validate a sources YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (copy config/sources.example.yaml to start)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_sources(raw, str(path))
+
+
+def select(sources: list[Source], names: list[str] | tuple[str, ...]) -> list[Source]:
+    """The named sources (all enabled ones when no name is given)."""
+    if not names:
+        return [s for s in sources if s.enabled]
+    by_name = {s.name: s for s in sources}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ConfigError(f"unknown source {missing[0]!r} (known: {', '.join(sorted(by_name))})")
+    return [by_name[n] for n in names]

@@ -1,0 +1,305 @@
+"""The `nigran` command line."""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from config.schema import DEFAULT_SOURCES, ConfigError, load_sources, select
+from storage.db import Database, DatabaseError
+from storage.home import data_home, default_db_url
+
+CATEGORIES = ("cnic", "sim", "call_logs", "travel")
+out = Console(highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1):
+    """One line on stderr, then exit with `code`."""
+    click.echo(f"nigran: error: {message}", err=True)
+    sys.exit(code)
+
+
+def iso_datetime(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO-8601 date or time: {value!r}") from None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def open_db(url: str | None) -> Database:
+    try:
+        return Database(url or default_db_url())
+    except DatabaseError as exc:
+        fail(str(exc))
+
+
+def print_json_line(obj) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+db_option = click.option("--db", "db_url", envvar="NIGRAN_DB", help="SQLAlchemy URL (default: SQLite in the data directory; env NIGRAN_DB).")
+sources_option = click.option("--sources", "sources_path", envvar="NIGRAN_SOURCES", type=click.Path(path_type=Path),
+                              default=DEFAULT_SOURCES, show_default=True, help="Sources YAML file (env NIGRAN_SOURCES).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nigran")
+def main():
+    """nigran watches where Pakistani citizens' personal data is sold, and keeps evidence of every offer."""
+
+
+# --- crawling -----------------------------------------------------------------------------------
+
+def load_or_exit(path: Path, names: tuple[str, ...] = ()):
+    try:
+        return select(load_sources(path), names)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+
+
+def print_summary(result, as_json: bool) -> None:
+    if as_json:
+        print_json_line(result.as_dict())
+        return
+    table = Table(title=f"Run {result.run_id}")
+    for col in ("source", "status", "pages", "captures", "posts", "new offers", "updated offers", "errors"):
+        table.add_column(col, justify="left" if col in ("source", "status") else "right")
+    for r in result.reports:
+        status = "[green]ok[/]" if r.ok else f"[red]failed[/] ({r.failure})"
+        table.add_row(r.source, status, *map(str, (r.pages, r.captures, r.posts, r.offers_new, r.offers_updated, r.errors)))
+    out.print(table)
+
+
+@main.command()
+@sources_option
+@click.option("--source", "names", multiple=True, help="Crawl only this source (repeatable).")
+@db_option
+@json_option
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's INFO log on stderr.")
+def crawl(sources_path, names, db_url, as_json, verbose):
+    """Crawl the enabled sources (or the named ones) once.
+
+    Exit status: 0 every source ran, 1 some failed, 2 invalid configuration.
+    """
+    from crawler.crawl import run_crawl
+
+    sources = load_or_exit(sources_path, names)
+    if not sources:
+        fail(f"{sources_path}: no enabled source to crawl", 2)
+    db = open_db(db_url)
+    result = run_crawl(sources, db.url, verbose=verbose, progress=not as_json)
+    print_summary(result, as_json)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--keep-serving", is_flag=True, help="Keep the demo sites up after the crawl (Ctrl-C stops).")
+def demo(keep_serving):
+    """Serve the bundled demo sites on 127.0.0.1, crawl them into a fresh database, show the offers."""
+    from crawler.crawl import run_crawl
+    from crawler.demo.config import demo_sources
+    from crawler.demo.server import DemoSites
+
+    home = data_home() / "demo" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    home.mkdir(parents=True)
+    os.environ["NIGRAN_HOME"] = str(home)
+    db_url = f"sqlite:///{home / 'nigran.db'}"
+    with DemoSites() as sites:
+        out.print(f"Demo sites: {', '.join(f'{k} {v}' for k, v in sites.urls.items())}")
+        result = run_crawl(demo_sources(sites.urls), db_url, trigger="demo", home=home)
+        print_summary(result, False)
+        db = Database(db_url)
+        from storage import queries
+
+        with db.session() as session:
+            show_offers([queries.offer_dict(o) for o in queries.offers(session)])
+        out.print(f"\nDatabase: {db_url}\nEvidence bodies: {home / 'bodies'}\n"
+                  f"Try: nigran offers --db {db_url} --category cnic")
+        if keep_serving:
+            out.print("Serving the demo sites; Ctrl-C to stop.")
+            try:
+                while True:
+                    __import__("time").sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    sys.exit(result.exit_code)
+
+
+# --- reading results ----------------------------------------------------------------------------
+
+def show_offers(rows: list[dict]) -> None:
+    table = Table(title=f"{len(rows)} offers and requests")
+    for col in ("id", "source", "kind", "categories", "prices", "contacts", "identifiers", "first seen"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["source"], r["kind"], ", ".join(r["categories"]) or "-",
+            ", ".join(f"{p['amount']:g} {p['currency']}" for p in r["prices"]) or "-",
+            ", ".join(c["value"] for c in r["contacts"]) or "-",
+            ", ".join(i["value"] for i in r["identifiers"]) or "-", (r["first_seen"] or "")[:19])
+    out.print(table)
+
+
+@main.command()
+@db_option
+@click.option("--since", help="Only offers seen at or after this ISO-8601 time (UTC unless zoned).")
+@click.option("--category", type=click.Choice(CATEGORIES), help="Only offers of this category.")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@json_option
+@click.option("--reveal", is_flag=True, help="Show raw identifiers, re-read from the captured evidence (audited).")
+@click.option("--operator", default=lambda: os.environ.get("NIGRAN_OPERATOR") or getpass.getuser(),
+              show_default="$NIGRAN_OPERATOR or your login", help="Who asks, for the reveal audit.")
+def offers(db_url, since, category, sources, as_json, reveal, operator):
+    """List offers and requests found, newest first."""
+    from storage import queries
+    from storage.bodies import BodyStore
+    from storage.reveal import reveal as reveal_raw
+
+    db = open_db(db_url)
+    since_at = iso_datetime(since)
+    bodies = BodyStore(data_home() / "bodies")
+    rows = []
+    with db.session() as session:
+        selected = list(queries.offers(session, since=since_at, category=category, sources=sources))
+        for offer in selected:
+            revealed = None
+            if reveal:
+                wanted = [(i.type, i.hmac) for i in offer.identifiers]
+                wanted += [(c["type"], c["hmac"]) for c in offer.contacts if "hmac" in c]
+                try:
+                    revealed = reveal_raw(offer.post.capture, bodies, wanted) if wanted else {}
+                except (OSError, ValueError) as exc:
+                    fail(f"offer {offer.id}: cannot re-read its evidence: {exc}")
+            rows.append(queries.offer_dict(offer, revealed))
+        if reveal and selected:
+            from storage.models import Reveal
+
+            session.add(Reveal(operator=operator, offer_ids=[o.id for o in selected]))
+    if as_json:
+        for row in rows:
+            print_json_line(row)
+    else:
+        show_offers(rows)
+
+
+@main.command()
+@db_option
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--since", help="Only posts seen at or after this ISO-8601 time.")
+@json_option
+def posts(db_url, sources, since, as_json):
+    """List stored posts, newest first."""
+    from storage import queries
+
+    db = open_db(db_url)
+    with db.session() as session:
+        rows = [queries.post_dict(p) for p in queries.posts(session, since=iso_datetime(since), sources=sources)]
+    if as_json:
+        for row in rows:
+            print_json_line(row)
+        return
+    table = Table(title=f"{len(rows)} posts")
+    for col in ("id", "source", "author", "posted at", "text"):
+        table.add_column(col, overflow="ellipsis", no_wrap=col == "text", max_width=80 if col == "text" else None)
+    for r in rows:
+        table.add_row(str(r["id"]), r["source"], r["author"] or "-", (r["posted_at"] or "-")[:19],
+                      " ".join(r["text"].split())[:200])
+    out.print(table)
+
+
+@main.command()
+@click.argument("input_file", default="-", type=click.File("rb"))
+@click.option("--jsonl", is_flag=True, help='Each input line is {"id", "text"}; one output line each.')
+@click.option("--reveal", is_flag=True, help="Show identifiers in full (masked by default).")
+@click.option("--explain", is_flag=True, help="Add the cues behind each decision.")
+def extract(input_file, jsonl, reveal, explain):
+    """Run offer extraction over text or HTML (a file, or - for standard input)."""
+    from pipelines.extraction import extract as run_extract
+    from spiders.text import html_to_text
+    from storage.secrets import mask
+
+    def result(text: str) -> dict:
+        data = run_extract(text, explain=explain).to_dict(explain=explain)
+        if not reveal:
+            for key in ("identifiers", "contacts"):
+                data[key] = [{**i, "value": mask(i["type"], i["value"])} for i in data[key]]
+        return data
+
+    raw = input_file.read()
+    if jsonl:
+        for n, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                text = record["text"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                fail(f"line {n}: expected a JSON object with 'id' and 'text'", 2)
+            print_json_line({"id": record.get("id"), **result(text)})
+        return
+    text = raw.decode("utf-8", "replace")
+    if text.lstrip()[:1] == "<":
+        text = html_to_text(text)
+    print_json_line(result(text))
+
+
+# --- administration -----------------------------------------------------------------------------
+
+@main.group()
+def db():
+    """Database administration."""
+
+
+@db.command("upgrade")
+@db_option
+def db_upgrade(db_url):
+    """Apply pending schema migrations (also done automatically on first use)."""
+    try:
+        database = Database(db_url or default_db_url(), upgrade=False)
+        ran = database.upgrade()
+        click.echo(f"{database.safe_url}: schema at {database.current_revision()}"
+                   f"{' (upgraded)' if ran else ' (already current)'}")
+    except DatabaseError as exc:
+        fail(str(exc))
+
+
+@main.group()
+def sources():
+    """Sources configuration."""
+
+
+@sources.command("check")
+@sources_option
+@json_option
+def sources_check(sources_path, as_json):
+    """Validate the sources file and list its sources (exit 2 when invalid)."""
+    try:
+        loaded = load_sources(sources_path)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    if as_json:
+        for s in loaded:
+            print_json_line(s.model_dump(mode="json"))
+        return
+    table = Table(title=f"{sources_path}: {len(loaded)} sources, valid")
+    for col in ("name", "kind", "via", "render", "enabled", "schedule", "start"):
+        table.add_column(col, overflow="fold")
+    for s in loaded:
+        start = ", ".join(s.start_urls) if s.kind != "telegram" else ", ".join(s.channels)
+        table.add_row(s.name, s.kind, s.via, s.render, "yes" if s.enabled else "no", s.schedule or "-", start)
+    out.print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Run a crawl of several sources in this process and report what each one did."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from twisted.internet import task
+
+from config.schema import Source
+from crawler import settings as default_settings
+from spiders.loader import spider_class
+from storage.db import Database
+from storage.home import data_home
+from storage.recorder import Recorder
+
+log = logging.getLogger(__name__)
+STAT_KEYS = {
+    "pages": "nigran/pages_ok", "captures": "nigran/captures", "posts": "nigran/posts",
+    "offers_new": "nigran/offers_new", "offers_updated": "nigran/offers_updated", "errors": "nigran/errors",
+}
+
+
+@dataclass
+class SourceReport:
+    source: str
+    pages: int = 0
+    captures: int = 0
+    posts: int = 0
+    offers_new: int = 0
+    offers_updated: int = 0
+    errors: int = 0
+    finish_reason: str = ""
+    failure: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @classmethod
+    def from_stats(cls, source: str, stats: dict[str, Any]) -> SourceReport:
+        report = cls(source, **{k: int(stats.get(v, 0)) for k, v in STAT_KEYS.items()})
+        report.errors = max(report.errors, int(stats.get("log_count/ERROR", 0)))
+        report.finish_reason = str(stats.get("finish_reason", "not finished"))
+        if stats.get("nigran/failure"):
+            report.failure = str(stats["nigran/failure"])
+        elif report.finish_reason != "finished":
+            report.failure = f"stopped: {report.finish_reason}"
+        elif report.pages == 0:
+            report.failure = "no page could be fetched"
+        return report
+
+
+@dataclass
+class CrawlResult:
+    run_id: int
+    reports: list[SourceReport] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if all(r.ok for r in self.reports) else 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "exit_code": self.exit_code,
+                "sources": [{**vars(r), "ok": r.ok} for r in self.reports]}
+
+
+def scrapy_settings(db_url: str, home: Path, run_id: int, overrides: dict[str, Any] | None = None) -> Settings:
+    settings = Settings()
+    settings.setmodule(default_settings, priority="project")
+    settings.update({"NIGRAN_DB": db_url, "NIGRAN_HOME": str(home), "NIGRAN_RUN_ID": run_id,
+                     "LOG_ENABLED": False, **(overrides or {})}, priority="cmdline")
+    return settings
+
+
+def _configure_logging(log_file: Path, verbose: bool) -> None:
+    """Everything at INFO into the run's log file; warnings and errors (INFO with -v) on stderr."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    fmt = logging.Formatter(default_settings.LOG_FORMAT, default_settings.LOG_DATEFORMAT)
+    fmt.converter = time.gmtime
+    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setFormatter(fmt)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root.handlers[:] = [file_handler, console]
+
+
+def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", home: Path | None = None,
+              overrides: dict[str, Any] | None = None, verbose: bool = False, progress: bool = True) -> CrawlResult:
+    """Crawl the sources together in one Scrapy process; record the run; return per-source reports."""
+    home = home or data_home()
+    recorder = Recorder(Database(db_url), home / "bodies")
+    run_id = recorder.start_run(trigger)
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    log_file = home / "logs" / f"run-{run_id}.log"
+    _configure_logging(log_file, verbose)
+    log.info("run %d: crawling %s into %s", run_id, ", ".join(s.name for s in sources), recorder.db.safe_url)
+    process = CrawlerProcess(scrapy_settings(db_url, home, run_id, overrides), install_root_handler=False)
+    crawlers = {}
+    for source in sources:
+        crawler = process.create_crawler(spider_class(source))
+        crawlers[source.name] = crawler
+        process.crawl(crawler)
+    status = "interrupted"
+    try:
+        with _progress(crawlers, enabled=progress):
+            process.start()
+        status = "finished"
+    finally:
+        result = CrawlResult(run_id, [SourceReport.from_stats(n, c.stats.get_stats() if c.stats else {})
+                                      for n, c in crawlers.items()])
+        if status == "finished" and result.exit_code:
+            status = "failed"
+        stats = {r.source: vars(r) for r in result.reports}
+        recorder.finish_run(run_id, status, result.exit_code if status != "interrupted" else 130,
+                            {"sources": stats, "log": str(log_file)})
+        for r in result.reports:
+            level = logging.INFO if r.ok else logging.ERROR
+            log.log(level, "source %s: %s; %d pages, %d captures, %d posts, %d new / %d updated offers, %d errors",
+                    r.source, "ok" if r.ok else f"FAILED ({r.failure})", r.pages, r.captures, r.posts,
+                    r.offers_new, r.offers_updated, r.errors)
+    return result
+
+
+class _progress:
+    """A live per-source progress display on a terminal, fed from each crawler's stats."""
+
+    def __init__(self, crawlers: dict, enabled: bool):
+        self.crawlers = crawlers
+        self.console = Console(stderr=True)
+        self.enabled = enabled and self.console.is_terminal
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn(
+            "{task.completed} pages · {task.fields[posts]} posts · {task.fields[offers]} offers · "
+            "{task.fields[errors]} errors"), TimeElapsedColumn(), console=self.console, transient=True)
+        self.tasks = {}
+        self.loop = task.LoopingCall(self.refresh)
+
+    def refresh(self) -> None:
+        for name, crawler in self.crawlers.items():
+            stats = crawler.stats.get_stats() if crawler.stats else {}
+            spider = getattr(crawler, "spider", None)
+            total = spider.source.max_pages if spider is not None else None
+            self.bar.update(self.tasks[name], completed=stats.get("nigran/captures", 0), total=total,
+                            posts=stats.get("nigran/posts", 0), errors=stats.get("nigran/errors", 0),
+                            offers=stats.get("nigran/offers_new", 0) + stats.get("nigran/offers_updated", 0))
+
+    def __enter__(self):
+        if self.enabled:
+            for name in self.crawlers:
+                self.tasks[name] = self.bar.add_task(name, total=None, posts=0, offers=0, errors=0)
+            self.bar.start()
+            self.loop.start(0.25)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.loop.stop()
+            self.bar.stop()

@@ -1,0 +1,20 @@
+"""The store a crawl writes to, shared by the middlewares and pipelines of one process."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from storage.db import Database
+from storage.home import data_home, default_db_url
+from storage.recorder import Recorder
+
+
+@lru_cache(maxsize=None)
+def _recorder(db_url: str, home: str) -> Recorder:
+    return Recorder(Database(db_url), Path(home) / "bodies")
+
+
+def recorder_for(crawler) -> Recorder:
+    """The Recorder named by the crawler's NIGRAN_DB / NIGRAN_HOME settings (defaults: environment)."""
+    settings = crawler.settings
+    return _recorder(settings.get("NIGRAN_DB") or default_db_url(), settings.get("NIGRAN_HOME") or str(data_home()))

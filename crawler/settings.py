@@ -1,0 +1,44 @@
+"""Scrapy settings for nigran. Per-source values (delay, concurrency, depth) are set on each source's spider."""
+
+BOT_NAME = "nigran"
+SPIDER_LOADER_CLASS = "spiders.loader.SourceSpiderLoader"
+SPIDER_MODULES = ["spiders"]
+NIGRAN_SOURCES = "config/sources.yaml"  # overridden by $NIGRAN_SOURCES and by `nigran crawl --sources`
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# One download handler for every route: httpx reads the raw (still encoded) body and speaks SOCKS5 to tor,
+# resolving names inside Tor. See README, "Design notes".
+DOWNLOAD_HANDLERS = {
+    "http": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
+    "https": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
+}
+
+# Monitoring crime markets: robots.txt is not a consent mechanism here, and fetching it leaks interest.
+ROBOTSTXT_OBEY = False
+USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
+COOKIES_ENABLED = True
+TELNETCONSOLE_ENABLED = False
+
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 10
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+
+DOWNLOADER_MIDDLEWARES = {
+    # No proxy from the environment: every route is chosen explicitly by RouteMiddleware.
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    "crawler.middlewares.RouteMiddleware": 80,
+    # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every response
+    # (redirects and errors too) with its body exactly as received, before decompression.
+    "crawler.middlewares.EvidenceMiddleware": 950,
+}
+ITEM_PIPELINES = {
+    "pipelines.offers.ExtractionPipeline": 300,
+    "pipelines.store.StorePipeline": 500,
+}
+LOG_LEVEL = "INFO"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_DATEFORMAT = "%Y-%m-%dT%H:%M:%SZ"

@@ -1,0 +1,50 @@
+"""Scrapy spider loader: one spider per configured source, so `scrapy list` / `scrapy crawl NAME` work."""
+from __future__ import annotations
+
+import logging
+import os
+
+from zope.interface import implementer
+from scrapy.interfaces import ISpiderLoader
+
+from config.schema import ConfigError, Source, load_sources
+
+log = logging.getLogger(__name__)
+
+
+def spider_class(source: Source):
+    """The spider class that crawls a source."""
+    if source.kind == "telegram":
+        from spiders.telegram import TelegramSpider
+
+        return TelegramSpider.for_source(source)
+    from spiders.site import SiteSpider
+
+    return SiteSpider.for_source(source)
+
+
+@implementer(ISpiderLoader)
+class SourceSpiderLoader:
+    def __init__(self, settings):
+        path = os.environ.get("NIGRAN_SOURCES") or settings.get("NIGRAN_SOURCES")
+        try:
+            self.sources = {s.name: s for s in load_sources(path)}
+        except ConfigError as exc:
+            log.error("%s", exc)
+            self.sources = {}
+
+    @classmethod
+    def from_settings(cls, settings):
+        return cls(settings)
+
+    def load(self, spider_name: str):
+        try:
+            return spider_class(self.sources[spider_name])
+        except KeyError:
+            raise KeyError(f"Spider not found: {spider_name}") from None
+
+    def list(self) -> list[str]:
+        return sorted(self.sources)
+
+    def find_by_request(self, request) -> list[str]:
+        return []

@@ -1,0 +1,140 @@
+"""One configurable spider for market, forum, paste and generic sources."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+from scrapy.utils.url import url_is_from_any_domain
+
+from config.schema import Source
+from spiders.items import PostItem
+from spiders.segment import segment
+from spiders.text import element_text, parse_html
+
+
+def parse_when(value: str | None) -> datetime | None:
+    """An ISO-8601 date from a page as aware UTC; None when absent or unreadable (never 'now')."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+class SourceSpider(scrapy.Spider):
+    """Base of every per-source spider: the bound `source` and its crawl limits."""
+
+    source: ClassVar[Source]
+
+    @classmethod
+    def source_settings(cls, source: Source) -> dict[str, Any]:
+        """Per-source Scrapy settings."""
+        settings: dict[str, Any] = {"DEPTH_LIMIT": source.max_depth, "DOWNLOAD_DELAY": source.download_delay}
+        if source.concurrency:
+            settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = source.concurrency
+        return settings
+
+    @classmethod
+    def for_source(cls, source: Source) -> type[SourceSpider]:
+        """A spider class bound to one source, named after it (what `scrapy list` shows)."""
+        return type(f"{cls.__name__}_{source.name}", (cls,), {
+            "name": source.name, "source": source, "allowed_domains": list(source.allowed_domains),
+            "custom_settings": cls.source_settings(source)})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen: set[str] = set()
+
+    def failed(self, failure) -> None:
+        """Errback: one clear line per request that could not be fetched (after retries)."""
+        if failure.check(IgnoreRequest):
+            return
+        self.crawler.stats.inc_value("nigran/errors")
+        reason = str(failure.value).strip().splitlines()[0] if str(failure.value).strip() else failure.type.__name__
+        self.logger.error("source %s: %s failed: %s", self.name, failure.request.url, reason)
+
+    def request(self, url: str, **kwargs) -> scrapy.Request:
+        return scrapy.Request(url, errback=self.failed, **kwargs)
+
+    def budget(self, url: str) -> bool:
+        """Take one page from max_pages for a URL not yet requested; False when spent or already seen."""
+        url = url.split("#")[0]
+        if url in self.seen or len(self.seen) >= self.source.max_pages:
+            return False
+        self.seen.add(url)
+        return True
+
+
+class SiteSpider(SourceSpider):
+    """Follows links inside the allowed domains and cuts pages into posts (selectors or segmentation)."""
+
+    name = "site"
+
+    async def start(self):
+        for url in self.source.start_urls:
+            if self.budget(url):
+                yield self.request(url, callback=self.parse, dont_filter=True)
+
+    def parse(self, response: Response):
+        if not isinstance(response, TextResponse):
+            self.logger.info("%s: %s is not text (%s); kept as evidence only", self.name, response.url,
+                             response.headers.get(b"Content-Type", b"?").decode("latin-1"))
+            return
+        yield from self.posts(response)
+        yield from self.follow_links(response)
+
+    def posts(self, response: TextResponse):
+        meta = response.meta
+        base = {"source": self.name, "url": response.url, "capture_id": meta.get("capture_id"),
+                "fetched_at": meta.get("fetched_at")}
+        page_key = response.url.split("#")[0]
+        if self.source.post:
+            for el in response.css(self.source.post):
+                fields = self.source.fields
+                text = self._field(el, fields.text) if fields.text else element_text(el.root)
+                if not text.strip():
+                    continue
+                anchor = el.attrib.get("id") or el.attrib.get("data-id") or \
+                    "h" + hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:16]
+                yield PostItem(base, post_key=f"{page_key}#{anchor}", text=text,
+                               title=self._field(el, fields.title), author=self._field(el, fields.author),
+                               posted_at=parse_when(self._field(el, fields.posted_at)),
+                               price_text=self._field(el, fields.price), extra={})
+            return
+        root = parse_html(response.text)
+        for block in segment(root) if root is not None else []:
+            yield PostItem(base, post_key=f"{page_key}#{block.anchor}", text=block.text, title=None,
+                           author=None, posted_at=None, price_text=None, extra={})
+
+    @staticmethod
+    def _field(el, selector: str | None) -> str | None:
+        if not selector:
+            return None
+        if "::" in selector:
+            value = " ".join(v.strip() for v in el.css(selector).getall() if v.strip())
+        else:
+            value = "\n".join(element_text(m.root) for m in el.css(selector))
+        return value or None
+
+    def follow_links(self, response: TextResponse):
+        if response.meta.get("depth", 0) >= self.source.max_depth:
+            return
+        if self.source.follow:
+            urls = []
+            for selector in self.source.follow:
+                for match in response.css(selector):
+                    hrefs = [match.attrib["href"]] if "href" in match.attrib else match.css("a::attr(href)").getall()
+                    urls.extend(response.urljoin(h) for h in hrefs)
+        else:
+            extractor = LinkExtractor(allow_domains=self.source.allowed_domains)
+            urls = [link.url for link in extractor.extract_links(response)]
+        for url in dict.fromkeys(urls):
+            if url_is_from_any_domain(url, self.source.allowed_domains) and self.budget(url):
+                yield self.request(url, callback=self.parse)

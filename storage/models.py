@@ -1,0 +1,146 @@
+"""The evidence store's tables (SQLAlchemy 2.0 typed models); every change goes through Alembic."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC in and out, on SQLite (which keeps no zone) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: nigran stores timezone-aware UTC only")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Run(Base):
+    """One crawl run: manual, scheduled or sweep."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    exit_code: Mapped[int | None]
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Capture(Base):
+    """One HTTP response (or browser artefact) exactly as received. Rows are never updated or deleted."""
+
+    __tablename__ = "captures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="http")
+    url: Mapped[str] = mapped_column(Text)
+    final_url: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(8), default="GET")
+    status: Mapped[int]
+    headers: Mapped[list[Any]] = mapped_column(default=list)
+    body_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    body_size: Mapped[int] = mapped_column(BigInteger)
+    truncated: Mapped[bool] = mapped_column(default=False)
+    fetched_at: Mapped[datetime] = mapped_column(index=True)
+    transport: Mapped[str] = mapped_column(String(16))
+    circuit_id: Mapped[str | None] = mapped_column(String(32))
+    exit_fingerprint: Mapped[str | None] = mapped_column(String(40))
+
+
+class Post(Base):
+    """A post, listing, reply, paste or message, keyed stably within its source."""
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("source", "post_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    post_key: Mapped[str] = mapped_column(String(512))
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(256))
+    posted_at: Mapped[datetime | None]
+    text: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    first_seen: Mapped[datetime] = mapped_column(index=True)
+    last_seen: Mapped[datetime]
+    sightings: Mapped[int] = mapped_column(Integer, default=1)
+    first_capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"))
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"))
+    capture: Mapped[Capture] = relationship(foreign_keys=[capture_id])
+
+
+class Offer(Base):
+    """What a post offers or asks for; identifiers live only as keyed hashes beside it."""
+
+    __tablename__ = "offers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    prices: Mapped[list[Any]] = mapped_column(default=list)
+    contacts: Mapped[list[Any]] = mapped_column(default=list)
+    volume: Mapped[int | None] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime] = mapped_column(index=True)
+    last_seen: Mapped[datetime]
+    sightings: Mapped[int] = mapped_column(Integer, default=1)
+    post: Mapped[Post] = relationship()
+    identifiers: Mapped[list[OfferIdentifier]] = relationship(
+        back_populates="offer", cascade="all, delete-orphan", order_by="OfferIdentifier.position"
+    )
+
+
+class OfferIdentifier(Base):
+    """A personal identifier seen in an offer: keyed HMAC and masked form, never the raw value."""
+
+    __tablename__ = "offer_identifiers"
+    __table_args__ = (UniqueConstraint("offer_id", "type", "hmac"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    type: Mapped[str] = mapped_column(String(16))
+    hmac: Mapped[str] = mapped_column(String(64), index=True)
+    masked: Mapped[str] = mapped_column(String(32))
+    offer: Mapped[Offer] = relationship(back_populates="identifiers")
+
+
+class Reveal(Base):
+    """Audit: somebody asked to see raw identifiers."""
+
+    __tablename__ = "reveals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    operator: Mapped[str] = mapped_column(String(128))
+    offer_ids: Mapped[list[Any]] = mapped_column(default=list)

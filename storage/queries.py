@@ -1,0 +1,66 @@
+"""Read side: offers and posts as the CLI and exports show them."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import Capture, Offer, Post
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def offers(session: Session, *, since: datetime | None = None, category: str | None = None,
+           sources: tuple[str, ...] = (), ids: tuple[int, ...] = ()) -> Iterator[Offer]:
+    """Offers (and requests) newest first, with their post and capture loaded."""
+    stmt = (select(Offer).options(selectinload(Offer.identifiers),
+                                  selectinload(Offer.post).selectinload(Post.capture))
+            .order_by(Offer.first_seen.desc(), Offer.id.desc()))
+    if since:
+        stmt = stmt.where(Offer.last_seen >= since)
+    if sources:
+        stmt = stmt.where(Offer.source.in_(sources))
+    if ids:
+        stmt = stmt.where(Offer.id.in_(ids))
+    for offer in session.scalars(stmt):
+        if category is None or category in offer.categories:
+            yield offer
+
+
+def offer_dict(offer: Offer, revealed: dict[str, str] | None = None) -> dict[str, Any]:
+    """The `nigran offers --json` object; identifiers masked unless revealed (hmac -> raw)."""
+    revealed = revealed or {}
+    return {
+        "id": offer.id, "source": offer.source, "url": offer.post.url, "post_key": offer.post.post_key,
+        "kind": offer.kind, "categories": offer.categories,
+        "identifiers": [{"type": i.type, "value": revealed.get(i.hmac, i.masked)} for i in offer.identifiers],
+        "prices": offer.prices,
+        "contacts": [{"type": c["type"], "value": revealed.get(c.get("hmac", ""), c["value"])} for c in offer.contacts],
+        "volume": offer.volume, "first_seen": _iso(offer.first_seen), "last_seen": _iso(offer.last_seen),
+        "sightings": offer.sightings, "capture_sha256": offer.post.capture.body_sha256,
+    }
+
+
+def posts(session: Session, *, since: datetime | None = None, sources: tuple[str, ...] = ()) -> Iterator[Post]:
+    stmt = select(Post).options(selectinload(Post.capture)).order_by(Post.first_seen.desc(), Post.id.desc())
+    if since:
+        stmt = stmt.where(Post.last_seen >= since)
+    if sources:
+        stmt = stmt.where(Post.source.in_(sources))
+    yield from session.scalars(stmt)
+
+
+def post_dict(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id, "source": post.source, "url": post.url, "post_key": post.post_key, "author": post.author,
+        "posted_at": _iso(post.posted_at), "text": post.text, "first_seen": _iso(post.first_seen),
+        "last_seen": _iso(post.last_seen), "capture_sha256": post.capture.body_sha256,
+    }
+
+
+def capture_of(session: Session, capture_id: int) -> Capture:
+    return session.get(Capture, capture_id)

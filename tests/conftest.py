@@ -1,0 +1,72 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), a private data home, the demo sites."""
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("NIGRAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+_pg_names = itertools.count()
+_pg_created: list[str] = []
+
+
+def _pg_admin():
+    import psycopg
+
+    url = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    return psycopg.connect(url, autocommit=True)
+
+
+def scratch_pg_url() -> str:
+    """A new, empty PostgreSQL database for one test; dropped when the session ends."""
+    name = f"nigran_test_{os.getpid()}_{next(_pg_names)}"
+    with _pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    _pg_created.append(name)
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _pg_created:
+        return
+    with _pg_admin() as conn:
+        for name in _pg_created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A private NIGRAN_HOME for the test (data, bodies, key, logs)."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("NIGRAN_HOME", str(path))
+    monkeypatch.delenv("NIGRAN_DB", raising=False)
+    monkeypatch.delenv("NIGRAN_KEY_FILE", raising=False)
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, home) -> str:
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{home / 'nigran.db'}"
+    return scratch_pg_url()
+
+
+@pytest.fixture(scope="session")
+def demo_sites():
+    from crawler.demo.server import DemoSites
+
+    with DemoSites() as sites:
+        yield sites
+
+
+def nigran(*args: str, env: dict | None = None, timeout: float = 180, input: bytes | None = None):
+    """Run the real `nigran` command line in a child process."""
+    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], cwd=REPO, capture_output=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, input=input)
