@@ -17,7 +17,7 @@ from storage.db import Database, DatabaseError
 from storage.home import data_home, default_db_url
 
 CATEGORIES = ("cnic", "sim", "call_logs", "travel")
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def fail(message: str, code: int = 1):

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from scrapy import signals
+from twisted.internet import task
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.runtime import recorder_for
@@ -32,7 +33,8 @@ class RouteMiddleware:
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def process_request(self, request, spider):
+    def process_request(self, request):
+        spider = self.crawler.spider
         host = urlsplit(request.url).hostname or ""
         if not spider.source.uses_tor(host):
             request.meta["transport"] = "direct"
@@ -65,6 +67,7 @@ class EvidenceMiddleware:
         self.recorder = recorder_for(crawler)
         self.run_id = crawler.settings.getint("NIGRAN_RUN_ID") or None
         self.own_run = False
+        self.flusher = task.LoopingCall(self.recorder.flush)
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
 
@@ -75,14 +78,18 @@ class EvidenceMiddleware:
     def spider_opened(self, spider):
         if self.run_id is None:  # plain `scrapy crawl`: this crawl is its own run
             self.run_id, self.own_run = self.recorder.start_run("scrapy"), True
+        self.flusher.start(1.0, now=False)  # commit what is pending even when the crawl goes quiet
 
     def spider_closed(self, spider, reason):
+        self.flusher.stop()
+        self.recorder.flush()
         if self.own_run:
             ok = reason == "finished" and not self.stats.get_value("nigran/failure")
             self.recorder.finish_run(self.run_id, "finished" if ok else "failed", 0 if ok else 1,
                                      {spider.name: self.stats.get_stats()})
 
-    def process_response(self, request, response, spider):
+    def process_response(self, request, response):
+        spider = self.crawler.spider
         fetched_at = datetime.now(timezone.utc)
         capture_id, digest = self.recorder.capture(
             body=response.body, run_id=self.run_id, source=spider.name, kind="http", url=request.url,

@@ -4,9 +4,6 @@ from __future__ import annotations
 import logging
 import os
 
-from zope.interface import implementer
-from scrapy.interfaces import ISpiderLoader
-
 from config.schema import ConfigError, Source, load_sources
 
 log = logging.getLogger(__name__)
@@ -23,8 +20,9 @@ def spider_class(source: Source):
     return SiteSpider.for_source(source)
 
 
-@implementer(ISpiderLoader)
 class SourceSpiderLoader:
+    """Implements Scrapy's SpiderLoaderProtocol over the sources file."""
+
     def __init__(self, settings):
         path = os.environ.get("NIGRAN_SOURCES") or settings.get("NIGRAN_SOURCES")
         try:

@@ -9,7 +9,7 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
-from scrapy.utils.url import url_is_from_any_domain
+from urllib.parse import urlsplit
 
 from config.schema import Source
 from spiders.items import PostItem
@@ -26,6 +26,12 @@ def parse_when(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def host_allowed(url: str, domains: list[str]) -> bool:
+    """True when the URL's host (port ignored, as Scrapy's offsite filter does) is a domain or below one."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == d or host.endswith("." + d) for d in domains)
 
 
 class SourceSpider(scrapy.Spider):
@@ -133,8 +139,8 @@ class SiteSpider(SourceSpider):
                     hrefs = [match.attrib["href"]] if "href" in match.attrib else match.css("a::attr(href)").getall()
                     urls.extend(response.urljoin(h) for h in hrefs)
         else:
-            extractor = LinkExtractor(allow_domains=self.source.allowed_domains)
+            extractor = LinkExtractor()
             urls = [link.url for link in extractor.extract_links(response)]
         for url in dict.fromkeys(urls):
-            if url_is_from_any_domain(url, self.source.allowed_domains) and self.budget(url):
+            if host_allowed(url, self.source.allowed_domains) and self.budget(url):
                 yield self.request(url, callback=self.parse)

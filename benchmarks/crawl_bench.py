@@ -1,0 +1,141 @@
+"""Crawl throughput and memory: the full nigran pipeline against a baseline without it, in one run.
+
+Serves N synthetic listing pages from a separate process on 127.0.0.1, then crawls them in child
+processes: (a) Scrapy with nigran's spider only (no evidence capture, no pipelines) and (b) the full
+pipeline (capture to disk + SQLite, segmentation, extraction, storage). Prints pages/s and peak RSS
+for each, and the ratio. Repeats each crawl --rounds times and quotes medians.
+
+    .venv/bin/python benchmarks/crawl_bench.py --pages 5000 --rounds 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing import Process, Queue
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OFFERS = [
+    "SIM owner details any network, Rs 500 per number. WhatsApp 0301-2345678",
+    "CNIC copy front/back available, 1000 PKR, telegram @cnic_dealer_pk",
+    "CDR 30 din ka record milay ga, rabta karein 0321-7654321, rate 3 hazar",
+    "Used laptop for sale, Core i5, 45,000 rupees, call after 6pm",
+    "Travel history / FIA entry-exit record lookup, $20 in USDT TRC20, DM @travel_lookup",
+]
+
+
+def page(n: int, total: int) -> bytes:
+    rnd = random.Random(n)
+    cards = "".join(
+        f'<div class="card"><h3>Listing {n}-{i}</h3><p>{rnd.choice(OFFERS)} (ref {n}/{i})</p></div>' for i in range(5))
+    links = "".join(f'<a href="/p/{c}.html">page {c}</a> ' for c in (2 * n + 1, 2 * n + 2) if c < total)
+    return (f'<!doctype html><html><head><meta charset="utf-8"><title>Listings {n}</title></head><body>'
+            f'<nav><a href="/p/0.html">home</a></nav><main>{cards}</main><footer>{links}</footer></body></html>').encode()
+
+
+def serve(total: int, port_queue: Queue) -> None:
+    pages = {f"/p/{n}.html": page(n, total) for n in range(total)}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            body = pages.get(self.path)
+            self.send_response(200 if body else 404)
+            body = body or b"not found"
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_queue.put(server.server_address[1])
+    server.serve_forever()
+
+
+CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from scrapy.crawler import CrawlerProcess
+from config.schema import Source
+from crawler.crawl import scrapy_settings
+from spiders.site import SiteSpider
+from storage.db import Database
+from storage.recorder import Recorder
+
+url, pages, mode, home = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+source = Source(name="bench", via="direct", start_urls=[url], max_depth=50, max_pages=pages, concurrency=16)
+db_url = f"sqlite:///{home / 'bench.db'}"
+run_id = Recorder(Database(db_url), home / "bodies").start_run("bench")
+overrides = {"CONCURRENT_REQUESTS": 32}
+if mode == "baseline":
+    overrides.update(ITEM_PIPELINES={}, DOWNLOADER_MIDDLEWARES={
+        "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+        "crawler.middlewares.RouteMiddleware": 80})
+process = CrawlerProcess(scrapy_settings(db_url, home, run_id, overrides))
+crawler = process.create_crawler(SiteSpider.for_source(source))
+process.crawl(crawler)
+start = time.perf_counter()
+process.start()
+elapsed = time.perf_counter() - start
+stats = crawler.stats.get_stats()
+print(json.dumps({"pages": stats.get("response_received_count", 0), "seconds": elapsed,
+                  "items": stats.get("item_scraped_count", 0)}))
+"""
+
+
+def crawl(url: str, pages: int, mode: str) -> dict:
+    with tempfile.TemporaryDirectory() as home:
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, url, str(pages), mode, home], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NIGRAN_HOME": home})
+        _, status, usage = os.wait4(proc.pid, 0)
+        out, err = proc.stdout.read(), proc.stderr.read()
+        if status != 0:
+            raise SystemExit(f"{mode} crawl failed:\n{err.decode()[-2000:]}")
+        result = json.loads(out.decode().strip().splitlines()[-1])
+        result["rss_mb"] = usage.ru_maxrss / 1024
+        result["pages_per_s"] = result["pages"] / result["seconds"]
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    ports: Queue = Queue()
+    server = Process(target=serve, args=(args.pages, ports), daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{ports.get(timeout=30)}/p/0.html"
+    try:
+        results: dict[str, list[dict]] = {"baseline": [], "full": []}
+        for _ in range(args.rounds):
+            for mode in results:
+                r = crawl(url, args.pages, mode)
+                results[mode].append(r)
+                print(f"{mode:8s} {r['pages']} pages in {r['seconds']:.1f}s = {r['pages_per_s']:.0f} pages/s, "
+                      f"peak RSS {r['rss_mb']:.0f} MB, {r['items']} posts", flush=True)
+    finally:
+        server.terminate()
+    med = {m: (statistics.median(r["pages_per_s"] for r in rs), statistics.median(r["rss_mb"] for r in rs))
+           for m, rs in results.items()}
+    print(f"\nmedian over {args.rounds} rounds, {args.pages} pages:")
+    for mode, (rate, rss) in med.items():
+        print(f"  {mode:8s} {rate:7.0f} pages/s   peak RSS {rss:5.0f} MB")
+    print(f"  full / baseline = {med['full'][0] / med['baseline'][0]:.0%}")
+
+
+if __name__ == "__main__":
+    main()
