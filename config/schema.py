@@ -53,6 +53,7 @@ class Source(BaseModel):
     tags: list[str] = Field(default_factory=list)
     download_delay: float = Field(default=0.0, ge=0)
     concurrency: int | None = Field(default=None, ge=1, le=64)
+    timeout: float | None = Field(default=None, gt=0, le=600)
 
     @field_validator("name")
     @classmethod
@@ -103,9 +104,9 @@ class Source(BaseModel):
         return self
 
     @property
-    def onion_only(self) -> bool:
-        """True when every host of this source is an onion service."""
-        return all(d.endswith(".onion") for d in self.allowed_domains)
+    def needs_tor(self) -> bool:
+        """True when any request of this source goes through Tor."""
+        return self.via == "tor" or any(d.endswith(".onion") for d in self.allowed_domains)
 
     def uses_tor(self, host: str) -> bool:
         """Tor for `via: tor` sources and for every .onion host, whatever the config says."""

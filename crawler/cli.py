@@ -81,24 +81,35 @@ def print_summary(result, as_json: bool) -> None:
     out.print(table)
 
 
+tor_socks_option = click.option("--tor-socks", help="Tor SOCKS address host:port (env NIGRAN_TOR_SOCKS).")
+tor_control_option = click.option(
+    "--tor-control", help="Tor control address host:port (env NIGRAN_TOR_CONTROL; cookie auth or NIGRAN_TOR_PASSWORD). "
+                          "Without one, nigran launches its own tor.")
+
+
 @main.command()
 @sources_option
 @click.option("--source", "names", multiple=True, help="Crawl only this source (repeatable).")
 @db_option
+@tor_socks_option
+@tor_control_option
 @json_option
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's INFO log on stderr.")
-def crawl(sources_path, names, db_url, as_json, verbose):
+@click.option("--trigger", type=click.Choice(["manual", "scheduled"]), default="manual", hidden=True)
+def crawl(sources_path, names, db_url, tor_socks, tor_control, as_json, verbose, trigger):
     """Crawl the enabled sources (or the named ones) once.
 
     Exit status: 0 every source ran, 1 some failed, 2 invalid configuration.
     """
     from crawler.crawl import run_crawl
+    from crawler.tor import TorConfig
 
     sources = load_or_exit(sources_path, names)
     if not sources:
         fail(f"{sources_path}: no enabled source to crawl", 2)
     db = open_db(db_url)
-    result = run_crawl(sources, db.url, verbose=verbose, progress=not as_json)
+    result = run_crawl(sources, db.url, trigger=trigger, verbose=verbose, progress=not as_json,
+                       tor=TorConfig.from_env(tor_socks, tor_control))
     print_summary(result, as_json)
     sys.exit(result.exit_code)
 
@@ -254,6 +265,66 @@ def extract(input_file, jsonl, reveal, explain):
     print_json_line(result(text))
 
 
+# --- tor ----------------------------------------------------------------------------------------
+
+@main.group()
+def tor():
+    """Inspect and steer the Tor client nigran uses."""
+
+
+def attached_tor(tor_socks, tor_control):
+    from crawler.tor import TorConfig, TorError, open_tor
+
+    config = TorConfig.from_env(tor_socks, tor_control)
+    if not config.control:
+        fail("no tor to inspect: give --tor-control or set NIGRAN_TOR_CONTROL", 2)
+    try:
+        return open_tor(config, lambda *_: None, timeout=10)
+    except TorError as exc:
+        fail(str(exc))
+
+
+@tor.command("status")
+@tor_socks_option
+@tor_control_option
+@json_option
+def tor_status(tor_socks, tor_control, as_json):
+    """Tor version, bootstrap state, circuits in use per source, and whether the SOCKS port works."""
+    from crawler.tor import status
+
+    session = attached_tor(tor_socks, tor_control)
+    try:
+        info = status(session)
+    finally:
+        session.close()
+    if as_json:
+        print_json_line(info)
+    else:
+        out.print(f"tor {info['version']}: bootstrapped {info['bootstrap']}% ({info['bootstrap_summary']}), "
+                  f"SOCKS {info['socks']} {'works' if info['socks_ok'] else 'REFUSES'}, "
+                  f"{info['circuits_built']} circuits built")
+        for source, circuits in sorted(info["sources"].items()):
+            out.print(f"  {source}: {len(circuits)} circuits " + ", ".join(c["id"] for c in circuits))
+    sys.exit(0 if info["socks_ok"] and info["bootstrap"] == 100 else 1)
+
+
+@tor.command("newnym")
+@click.option("--source", help="Renew only this source's circuits (others are not disturbed).")
+@tor_socks_option
+@tor_control_option
+def tor_newnym(source, tor_socks, tor_control):
+    """Renew circuits: all of them (tor's NEWNYM, rate-limited by tor) or one source's."""
+    from crawler.tor import TorError, newnym
+
+    session = attached_tor(tor_socks, tor_control)
+    try:
+        click.echo(newnym(session, source))
+    except TorError as exc:
+        fail(str(exc))
+    finally:
+        session.close()
+
+
 # --- administration -----------------------------------------------------------------------------
 
 @main.group()
@@ -300,6 +371,10 @@ def sources_check(sources_path, as_json):
         table.add_row(s.name, s.kind, s.via, s.render, "yes" if s.enabled else "no", s.schedule or "-", start)
     out.print(table)
 
+
+from crawler.cli_ops import register as _register_ops  # noqa: E402
+
+_register_ops(main)
 
 if __name__ == "__main__":
     main()

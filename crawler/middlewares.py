@@ -1,7 +1,9 @@
 """Downloader middlewares: choose each request's route, and keep every response as evidence."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -10,6 +12,7 @@ from twisted.internet import task
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.runtime import recorder_for
+from crawler.tor import TorAccess
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +24,12 @@ class TorUnavailable(IgnoreRequest):
 class RouteMiddleware:
     """Send `via: tor` sources and every .onion host through Tor's SOCKS port; fail closed otherwise.
 
-    Each source gets its own SOCKS username, so tor (IsolateSOCKSAuth) gives it its own circuits.
+    The Tor session is handed to the crawler by the crawl runner as `crawler.nigran_tor`
+    (a `crawler.tor.TorAccess`); without one, Tor requests are dropped with one error line per source.
     """
 
     def __init__(self, crawler):
         self.crawler = crawler
-        self.socks = crawler.settings.get("NIGRAN_TOR_SOCKS")  # "host:port" or None
         self.reported = False
 
     @classmethod
@@ -40,17 +43,66 @@ class RouteMiddleware:
             request.meta["transport"] = "direct"
             request.meta.pop("proxy", None)
             return None
-        if not self.socks:
-            if not self.reported:
-                self.reported = True
-                log.error("source %s: needs Tor but no Tor is configured (set NIGRAN_TOR_SOCKS or --tor-socks); "
-                          "nothing is sent directly", spider.name)
-            self.crawler.stats.inc_value("nigran/errors")
-            self.crawler.stats.set_value("nigran/failure", "tor unavailable")
+        access = getattr(self.crawler, "nigran_tor", None) or TorAccess(None, "no Tor session was opened for this crawl")
+        if access.session is None:
+            self._fail_closed(spider, access.error)
             raise TorUnavailable(f"{request.url}: Tor unavailable")
         request.meta["transport"] = "tor"
-        request.meta["proxy"] = f"socks5://nigran-{spider.name}:{request.meta.get('circuit_generation', 0)}@{self.socks}"
+        request.meta["proxy"] = access.session.proxy_url(spider.name)
         return None
+
+    def _fail_closed(self, spider, reason: str) -> None:
+        if not self.reported:
+            self.reported = True
+            log.error("source %s: Tor unavailable: %s; nothing is sent directly", spider.name, reason)
+            self.crawler.stats.inc_value("nigran/errors")
+            self.crawler.stats.set_value("nigran/failure", f"Tor unavailable: {reason}")
+
+
+class BlockMiddleware:
+    """On signs of blocking (429/503, captcha or access-denied pages) renew the source's Tor circuit and retry.
+
+    Renewal respects tor's rate limit (TorSession.renew); retries back off exponentially within a budget.
+    Sits below the decompression middleware, so it reads decoded text.
+    """
+
+    BLOCK_STATUSES = {403, 429, 503}
+    BLOCK_WORDS = re.compile(rb"captcha|access denied|are you a robot|too many requests|rate limit", re.I)
+    MAX_RETRIES = 4
+    BASE_DELAY = 1.0
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def blocked(self, response) -> bool:
+        if response.status in self.BLOCK_STATUSES:
+            return True
+        return response.status == 200 and len(response.body) < 20000 and bool(self.BLOCK_WORDS.search(response.body))
+
+    async def process_response(self, request, response):
+        access = getattr(self.crawler, "nigran_tor", None)
+        if request.meta.get("transport") != "tor" or access is None or access.session is None \
+                or not self.blocked(response):
+            return response
+        spider = self.crawler.spider
+        tries = request.meta.get("block_retries", 0)
+        if tries >= self.MAX_RETRIES:
+            log.error("source %s: %s still blocked after %d circuit renewals", spider.name, request.url, tries)
+            return response
+        renewed = access.session.renew(spider.name)
+        delay = self.BASE_DELAY * 2 ** tries
+        retry_after = response.headers.get(b"Retry-After", b"").decode("latin-1").strip()
+        if retry_after.isdigit():
+            delay = max(delay, min(float(retry_after), 120.0))
+        log.warning("source %s: %s looks blocked (HTTP %d); %s, retrying in %.0f s", spider.name, request.url,
+                    response.status, "new circuit" if renewed else "circuit renewed recently", delay)
+        self.crawler.stats.inc_value("nigran/block_retries")
+        await asyncio.sleep(delay)
+        return request.replace(dont_filter=True, meta={**request.meta, "block_retries": tries + 1})
 
 
 def header_pairs(headers) -> list[list[str]]:
@@ -88,6 +140,14 @@ class EvidenceMiddleware:
             self.recorder.finish_run(self.run_id, "finished" if ok else "failed", 0 if ok else 1,
                                      {spider.name: self.stats.get_stats()})
 
+    def _circuit(self, request, spider) -> dict:
+        """The Tor circuit that most recently carried this source's streams, when tor told us."""
+        access = getattr(self.crawler, "nigran_tor", None)
+        if request.meta.get("transport") != "tor" or access is None or access.session is None:
+            return {}
+        info = access.session.circuit_for(spider.name)
+        return {"circuit_id": info.circuit_id, "exit_fingerprint": info.exit_fingerprint} if info else {}
+
     def process_response(self, request, response):
         spider = self.crawler.spider
         fetched_at = datetime.now(timezone.utc)
@@ -95,7 +155,7 @@ class EvidenceMiddleware:
             body=response.body, run_id=self.run_id, source=spider.name, kind="http", url=request.url,
             final_url=response.url, method=request.method, status=response.status,
             headers=header_pairs(response.headers), fetched_at=fetched_at,
-            transport=request.meta.get("transport", "direct"))
+            transport=request.meta.get("transport", "direct"), **self._circuit(request, spider))
         request.meta.update(capture_id=capture_id, capture_sha256=digest, fetched_at=fetched_at)
         self.stats.inc_value("nigran/captures")
         if 200 <= response.status < 300:

@@ -31,6 +31,8 @@ DOWNLOADER_MIDDLEWARES = {
     # No proxy from the environment: every route is chosen explicitly by RouteMiddleware.
     "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
     "crawler.middlewares.RouteMiddleware": 80,
+    # Below HttpCompressionMiddleware (590), above RetryMiddleware (550): reads decoded pages, renews circuits.
+    "crawler.middlewares.BlockMiddleware": 560,
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every response
     # (redirects and errors too) with its body exactly as received, before decompression.
     "crawler.middlewares.EvidenceMiddleware": 950,

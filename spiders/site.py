@@ -6,12 +6,14 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CloseSpider, DownloadConnectionRefusedError, IgnoreRequest
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.linkextractors import LinkExtractor
 from urllib.parse import urlsplit
 
 from config.schema import Source
+from crawler.tor import TorError, check_socks
 from spiders.items import PostItem
 from spiders.segment import segment
 from spiders.text import element_text, parse_html
@@ -28,6 +30,11 @@ def parse_when(value: str | None) -> datetime | None:
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
+# Onion services are slow and a tor client is single-threaded: fewer, more patient requests.
+DIRECT_CONCURRENCY, TOR_CONCURRENCY = 8, 2
+DIRECT_TIMEOUT, TOR_TIMEOUT = 30.0, 90.0
+
+
 def host_allowed(url: str, domains: list[str]) -> bool:
     """True when the URL's host (port ignored, as Scrapy's offsite filter does) is a domain or below one."""
     host = (urlsplit(url).hostname or "").lower()
@@ -42,10 +49,13 @@ class SourceSpider(scrapy.Spider):
     @classmethod
     def source_settings(cls, source: Source) -> dict[str, Any]:
         """Per-source Scrapy settings."""
-        settings: dict[str, Any] = {"DEPTH_LIMIT": source.max_depth, "DOWNLOAD_DELAY": source.download_delay}
-        if source.concurrency:
-            settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = source.concurrency
-        return settings
+        tor = source.needs_tor
+        return {
+            "DEPTH_LIMIT": source.max_depth,
+            "DOWNLOAD_DELAY": source.download_delay,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": source.concurrency or (TOR_CONCURRENCY if tor else DIRECT_CONCURRENCY),
+            "DOWNLOAD_TIMEOUT": source.timeout or (TOR_TIMEOUT if tor else DIRECT_TIMEOUT),
+        }
 
     @classmethod
     def for_source(cls, source: Source) -> type[SourceSpider]:
@@ -59,12 +69,37 @@ class SourceSpider(scrapy.Spider):
         self.seen: set[str] = set()
 
     def failed(self, failure) -> None:
-        """Errback: one clear line per request that could not be fetched (after retries)."""
-        if failure.check(IgnoreRequest):
+        """Errback: one clear line per request that could not be fetched (after retries), counted as an error.
+
+        Server errors (5xx) count; other HTTP statuses (a removed listing's 404) and dropped requests do not.
+        """
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            if status < 500:
+                return
+            reason = f"HTTP {status} after retries"
+        elif failure.check(IgnoreRequest):
             return
+        else:
+            reason = str(failure.value).strip().splitlines()[0] if str(failure.value).strip() else failure.type.__name__
+            if failure.request.meta.get("transport") == "tor" and failure.check(ConnectionRefusedError,
+                                                                               DownloadConnectionRefusedError):
+                self.tor_lost()
         self.crawler.stats.inc_value("nigran/errors")
-        reason = str(failure.value).strip().splitlines()[0] if str(failure.value).strip() else failure.type.__name__
         self.logger.error("source %s: %s failed: %s", self.name, failure.request.url, reason)
+
+    def tor_lost(self) -> None:
+        """When tor itself stops answering, fail the source at once: nothing may go direct instead."""
+        access = getattr(self.crawler, "nigran_tor", None)
+        if access is None or access.session is None or self.crawler.stats.get_value("nigran/failure"):
+            return
+        try:
+            check_socks(access.session.socks)
+        except TorError as exc:
+            self.crawler.stats.set_value("nigran/failure", f"Tor stopped during the crawl: {exc}")
+            self.logger.error("source %s: Tor stopped during the crawl (%s); stopping this source, nothing is sent "
+                              "directly", self.name, exc)
+            raise CloseSpider("tor_lost")
 
     def request(self, url: str, **kwargs) -> scrapy.Request:
         return scrapy.Request(url, errback=self.failed, **kwargs)
