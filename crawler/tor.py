@@ -42,6 +42,11 @@ def socks_user(source: str) -> str:
     return f"{USER_PREFIX}{source}"
 
 
+def stream_user(event) -> str:
+    """The SOCKS username of a STREAM event (stem 1.8 leaves it among the raw keyword arguments)."""
+    return event.keyword_args.get("SOCKS_USERNAME", "").strip('"')
+
+
 @dataclass
 class CircuitInfo:
     circuit_id: str
@@ -85,7 +90,8 @@ class TorSession:
 
     # --- circuit tracking ---------------------------------------------------------------------
     def _on_stream(self, event) -> None:
-        if event.status != StreamStatus.SUCCEEDED or not (event.socks_username or "").startswith(USER_PREFIX):
+        user = stream_user(event)
+        if event.status != StreamStatus.SUCCEEDED or not user.startswith(USER_PREFIX):
             return
         exit_fp = None
         try:
@@ -93,7 +99,7 @@ class TorSession:
             exit_fp = path[-1][0] if path else None
         except (stem.ControllerError, ValueError):
             pass
-        self.circuits[event.socks_username] = CircuitInfo(event.circ_id, exit_fp)
+        self.circuits[user] = CircuitInfo(event.circ_id, exit_fp)
 
     def watch_streams(self) -> None:
         self.controller.add_event_listener(self._on_stream, EventType.STREAM)

@@ -68,5 +68,27 @@ def demo_sites():
 
 def nigran(*args: str, env: dict | None = None, timeout: float = 180, input: bytes | None = None):
     """Run the real `nigran` command line in a child process."""
-    return subprocess.run([sys.executable, "-m", "crawler.cli", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "crawler", *args], cwd=REPO, capture_output=True,
                           env={**os.environ, **(env or {})}, timeout=timeout, input=input)
+
+
+@pytest.fixture(scope="session")
+def block_site():
+    from tests.support.block_site import BlockSite
+
+    with BlockSite(allow=4, block=2) as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def tornet(tmp_path_factory, demo_sites, block_site):
+    """One private Tor network for the whole session, with the demo market and forum and the blocking
+    shop as onion services, and `clearnet.test` mapped to 127.0.0.1 through an exit."""
+    from tests.support.tornet import PrivateTorNetwork
+
+    targets = {"market": demo_sites.ports["market"], "forum": demo_sites.ports["forum"], "blocky": block_site.port}
+    net = PrivateTorNetwork(tmp_path_factory.mktemp("tornet"), onion_targets=targets,
+                            map_addresses={"clearnet.test": "127.0.0.1"})
+    net.start(timeout=120)
+    yield net
+    net.stop()

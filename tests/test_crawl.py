@@ -214,7 +214,7 @@ def test_sigkill_mid_crawl_then_rerun_keeps_everything(tmp_path, home, db_url, d
     slow = [{**s, "download_delay": 0.3, "concurrency": 1} for s in yaml.safe_load(
         open(demo_file(tmp_path, demo_sites)))["sources"]]
     sources = sources_file(tmp_path, slow)
-    proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", "--sources", sources, "--db", db_url],
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--sources", sources, "--db", db_url],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = Database(db_url)
     deadline = time.monotonic() + 60
