@@ -198,3 +198,38 @@ def test_tor_killed_mid_crawl_stops_the_source_and_keeps_what_was_stored(tmp_pat
         captures = s.scalars(select(Capture)).all()
     assert len(stored) >= 4 and stored <= {c.body_sha256 for c in captures}  # nothing stored before was lost
     assert {c.transport for c in captures} == {"tor"}
+
+
+CLIENT_OPTIONS = ("TestingTorNetwork", "DirAuthority", "PathsNeededToBuildCircuits", "LearnCircuitBuildTimeout",
+                  "CircuitBuildTimeout", "UseMicrodescriptors", "VanguardsLiteEnabled")
+
+
+def test_without_a_configured_tor_nigran_launches_its_own_and_stops_it(tmp_path, home, tornet, demo_sites):
+    """No NIGRAN_TOR_*: nigran starts a private tor in its data directory (joined to the test network by
+    NIGRAN_TORRC), shows bootstrap progress in the log, crawls through it and stops it at the end."""
+    client_torrc = (tornet.workdir / "client" / "torrc").read_text().splitlines()
+    torrc = tmp_path / "torrc"
+    torrc.write_text("\n".join(line for line in client_torrc if line.split(" ", 1)[0] in CLIENT_OPTIONS) + "\n")
+    sources = sources_file(tmp_path, [onion_source(tornet, "market", demo_sites, max_pages=3)])
+    env = {"NIGRAN_TORRC": str(torrc), "NIGRAN_TOR_SOCKS": "", "NIGRAN_TOR_CONTROL": ""}
+    result = nigran("crawl", "--sources", sources, "--db", f"sqlite:///{home / 'n.db'}", env=env, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    log = (home / "logs" / "run-1.log").read_text()
+    assert "tor: bootstrapped 100%" in log and "tor: ready" in log
+    assert (home / "tor" / "tor.log").exists()
+    leftover = subprocess.run(["pgrep", "-f", f"DataDirectory {home / 'tor'}"], capture_output=True)
+    assert leftover.stdout == b""  # the launched tor is gone
+
+
+def test_newnym_for_one_source_closes_only_its_circuits(tmp_path, home, tornet, demo_sites):
+    sources = sources_file(tmp_path, [onion_source(tornet, "market", demo_sites, max_pages=3),
+                                      onion_source(tornet, "forum", demo_sites, max_pages=3)])
+    assert nigran("crawl", "--sources", sources, "--db", f"sqlite:///{home / 'n.db'}",
+                  env=tor_env(tornet), timeout=300).returncode == 0
+    before = json.loads(nigran("tor", "status", "--json", env=tor_env(tornet)).stdout)["sources"]
+    assert before.get("demo-market") and before.get("demo-forum")
+    renewed = nigran("tor", "newnym", "--source", "demo-market", env=tor_env(tornet))
+    assert renewed.returncode == 0 and b"of source demo-market" in renewed.stdout
+    after = json.loads(nigran("tor", "status", "--json", env=tor_env(tornet)).stdout)["sources"]
+    assert "demo-market" not in after
+    assert {c["id"] for c in after["demo-forum"]} == {c["id"] for c in before["demo-forum"]}
