@@ -103,6 +103,8 @@ def crawl(sources_path, names, db_url, tor_socks, tor_control, as_json, verbose,
     """
     from crawler.crawl import run_crawl
     from crawler.tor import TorConfig
+    from storage.evidence.custody import record_config
+    from storage.evidence.provenance import operator
 
     sources = load_or_exit(sources_path, names)
     if not sources:
@@ -195,8 +197,10 @@ def offers(db_url, since, category, sources, as_json, reveal, operator):
             rows.append(queries.offer_dict(offer, revealed))
         if reveal and selected:
             from storage.models import Reveal
+            from storage.evidence.custody import record_reveal
 
             session.add(Reveal(operator=operator, offer_ids=[o.id for o in selected]))
+            record_reveal(session, operator, [o.id for o in selected])
     if as_json:
         for row in rows:
             print_json_line(row)
@@ -375,6 +379,10 @@ def sources_check(sources_path, as_json):
 from crawler.cli_ops import register as _register_ops  # noqa: E402
 
 _register_ops(main)
+
+from crawler.cli_evidence import register as _register_evidence  # noqa: E402
+
+_register_evidence(main)
 
 if __name__ == "__main__":
     main()

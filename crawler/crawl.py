@@ -16,11 +16,10 @@ from twisted.internet import task
 
 from config.schema import Source
 from crawler import settings as default_settings
+from crawler.runtime import recorder_at
 from crawler.tor import TorAccess, TorConfig, TorError, open_tor
 from spiders.loader import spider_class
-from storage.db import Database
 from storage.home import data_home
-from storage.recorder import Recorder
 
 log = logging.getLogger(__name__)
 STAT_KEYS = {
@@ -131,7 +130,7 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
               tor: TorConfig | None = None) -> CrawlResult:
     """Crawl the sources together in one Scrapy process; record the run; return per-source reports."""
     home = home or data_home()
-    recorder = Recorder(Database(db_url), home / "bodies")
+    recorder = recorder_at(db_url, str(home))
     run_id = recorder.start_run(trigger)
     (home / "logs").mkdir(parents=True, exist_ok=True)
     log_file = home / "logs" / f"run-{run_id}.log"
@@ -149,7 +148,9 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
     try:
         with _progress(crawlers, enabled=progress):
             process.start()
-        status = "finished"
+        # Scrapy stops its crawlers with reason "shutdown" on SIGTERM/SIGINT: the run was interrupted.
+        stopped = any(c.stats and c.stats.get_value("finish_reason") == "shutdown" for c in crawlers.values())
+        status = "interrupted" if stopped else "finished"
     finally:
         result = CrawlResult(run_id, [SourceReport.from_stats(n, c.stats.get_stats() if c.stats else {})
                                       for n, c in crawlers.items()])

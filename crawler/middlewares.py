@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from scrapy import signals
@@ -155,6 +155,8 @@ class EvidenceMiddleware:
             body=response.body, run_id=self.run_id, source=spider.name, kind="http", url=request.url,
             final_url=response.url, method=request.method, status=response.status,
             headers=header_pairs(response.headers), fetched_at=fetched_at,
+            request_headers=header_pairs(request.headers),
+            started_at=fetched_at - timedelta(seconds=request.meta.get("download_latency", 0)),
             transport=request.meta.get("transport", "direct"), **self._circuit(request, spider))
         request.meta.update(capture_id=capture_id, capture_sha256=digest, fetched_at=fetched_at)
         self.stats.inc_value("nigran/captures")

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, ForeignKey, Integer, LargeBinary, MetaData, String,
+                        Table, Text, TypeDecorator, Unicode, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -77,6 +78,9 @@ class Capture(Base):
     transport: Mapped[str] = mapped_column(String(16))
     circuit_id: Mapped[str | None] = mapped_column(String(32))
     exit_fingerprint: Mapped[str | None] = mapped_column(String(40))
+    warc_file: Mapped[str | None] = mapped_column(String(255))
+    warc_record_id: Mapped[str | None] = mapped_column(String(64))
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Post(Base):
@@ -144,3 +148,123 @@ class Reveal(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     operator: Mapped[str] = mapped_column(String(128))
     offer_ids: Mapped[list[Any]] = mapped_column(default=list)
+
+
+# --- operations: watchlist, alerts, sweep lock ---
+
+
+class Watch(Base):
+    """A watched identifier: keyed HMAC, masked form and a label; never the raw value."""
+
+    __tablename__ = "watchlist"
+    __table_args__ = (UniqueConstraint("type", "hmac"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    hmac: Mapped[str] = mapped_column(String(64))
+    masked: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertScan(Base):
+    """An ended run whose offers have been checked against the alert rules and the watchlist."""
+
+    __tablename__ = "alert_scans"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    scanned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """A new offer matching a rule (`reason` "rule:NAME") or a watched identifier's sighting ("watch:ID")."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("reason", "offer_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
+    reason: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    deliveries: Mapped[list[AlertDelivery]] = relationship(back_populates="alert", cascade="all, delete-orphan")
+
+
+class AlertDelivery(Base):
+    """One alert over one channel: queued until `delivered_at` is set."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "channel"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(index=True)
+    alert: Mapped[Alert] = relationship(back_populates="deliveries")
+
+
+class OperationLock(Base):
+    """Who holds an operation lock (sweep, scheduler) and since when; the lock itself is held elsewhere."""
+
+    __tablename__ = "operation_locks"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime]
+
+
+# APScheduler's SQLAlchemyJobStore table, declared here so that Alembic creates it and keeps it.
+apscheduler_jobs = Table(
+    "apscheduler_jobs", Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
+
+
+# --- evidence: WARC pointers, custody log ---
+
+
+class CustodyEvent(Base):
+    """One entry of the append-only, hash-chained custody log (see storage.evidence.custody)."""
+
+    __tablename__ = "custody_events"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    operator: Mapped[str] = mapped_column(String(128))
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CustodyHead(Base):
+    """The log's newest entry (one row, id 1): appenders lock it, so the chain stays linear."""
+
+    __tablename__ = "custody_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class CustodyCheckpoint(Base):
+    """A signed RFC 6962 tree head over the first `tree_size` custody events."""
+
+    __tablename__ = "custody_checkpoints"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    tree_size: Mapped[int] = mapped_column(BigInteger, index=True)
+    root: Mapped[str] = mapped_column(String(64))
+    head_hash: Mapped[str] = mapped_column(String(64))
+    peaks: Mapped[list[Any]] = mapped_column(default=list)  # Merkle state to resume from: [[height, hex], ...]
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+
+
+class CaptureArtifact(Base):
+    """A browser artefact (screenshot, rendered DOM), itself a capture, tied to the page capture it shows."""
+
+    __tablename__ = "capture_artifacts"
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"), primary_key=True)
+    page_capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,191 @@
+"""`nigran export`, `nigran verify` and `nigran keys`: evidence bundles, their verification, the signing key.
+
+`register(main)` builds the commands with the helpers of the module that defines `main` (taken from
+sys.modules, so `python -m crawler.cli` does not import the CLI a second time).
+"""
+from __future__ import annotations
+
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from storage.home import data_home, default_db_url
+
+
+def _no_controls(_ctx, _param, value: str | None) -> str | None:
+    if value is not None and re.search(r"[\x00-\x1f\x7f]", value):
+        raise click.BadParameter("must be one line of printable text")
+    return value
+
+
+def _commands(cli) -> list[click.Command]:
+    """The commands, using the CLI module's options and helpers."""
+    CATEGORIES, fail, iso_datetime, json_option = cli.CATEGORIES, cli.fail, cli.iso_datetime, cli.json_option
+    open_db, out, print_json_line = cli.open_db, cli.out, cli.print_json_line
+
+    @click.command()
+    @click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
+                  help="Where to write the bundle (a .zip, or a folder with --dir); never overwritten.")
+    @click.option("--dir", "as_dir", is_flag=True, help="Write a folder instead of a zip.")
+    @click.option("--case", default=None, callback=_no_controls, help="Case name, shown in the manifest and report.")
+    @click.option("--operator", required=True, callback=_no_controls, help="Who makes this export (recorded in custody).")
+    @click.option("--since", help="Offers seen at or after this ISO-8601 time (UTC unless zoned).")
+    @click.option("--until", help="Offers first seen at or before this ISO-8601 time.")
+    @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+    @click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORIES), help="Only this category (repeatable).")
+    @click.option("--offer", "offer_ids", multiple=True, type=int, help="Only this offer id (repeatable).")
+    @click.option("--profile", type=click.Choice(["full", "redacted"]), default="full", show_default=True,
+                  help="full includes the raw captures (WACZ); redacted keeps only their hashes.")
+    @click.option("--db", "db_url", envvar="NIGRAN_DB", help="SQLAlchemy URL (default: SQLite in the data directory).")
+    @json_option
+    def export(out_path, as_dir, case, operator, since, until, sources, categories, offer_ids, profile, db_url, as_json):
+        """Write a signed evidence bundle of the selected offers and their captures.
+
+        Exit status: 0 written, 1 nothing selected or the evidence could not be read, 2 bad usage.
+        """
+        from storage.evidence.export import ExportError, Selection, export_bundle
+
+        db = open_db(db_url)
+        selection = Selection(iso_datetime(since), iso_datetime(until), tuple(sources), tuple(categories),
+                              tuple(offer_ids))
+        case = case or f"export {datetime.now(timezone.utc):%Y-%m-%d %H:%M}Z"
+        try:
+            result = export_bundle(db, data_home(), out_path, operator=operator, case=case, selection=selection,
+                                   profile=profile, as_dir=as_dir)
+        except ExportError as exc:
+            fail(str(exc))
+        for warning in result.warnings:
+            click.echo(f"nigran: warning: {warning}", err=True)
+        if as_json:
+            print_json_line({"path": str(result.path), "bundle_id": result.bundle_id, "offers": result.offers,
+                             "captures": result.captures, "manifest_sha256": result.manifest_sha256,
+                             "key_id": result.key_id, "timestamps": result.timestamps, "warnings": result.warnings})
+            return
+        out.print(f"Bundle {result.path}: {result.offers} offers, {result.captures} captures ({profile} profile)\n"
+                  f"  manifest sha256 {result.manifest_sha256}, signed by key {result.key_id}\n"
+                  + "".join(f"  time-stamped by {t}\n" for t in result.timestamps)
+                  + f"  check it with: nigran verify {result.path} --key {data_home() / 'signing.pub'}")
+
+
+    def _verify_db(db_url: str, as_json: bool) -> None:
+        from sqlalchemy import select
+
+        from storage.evidence import custody, keys
+        from storage.evidence.minisign import read_public_key
+        from storage.evidence.warc import verify_warc
+        from storage.evidence.warcstore import pointer_problem, pointers
+        from storage.models import Capture
+
+        db = open_db(db_url or default_db_url())
+        pub_path = keys.key_paths()[1]
+        trusted = read_public_key(pub_path) if pub_path.exists() else None
+        warc_root = data_home() / "warc"
+        problems, files, checked = [], set(), 0
+        with db.session() as session:
+            chain = custody.verify_chain(session, trusted)
+            rows = session.execute(select(Capture.id, Capture.warc_file, Capture.warc_record_id, Capture.warc_offset,
+                                          Capture.body_sha256).order_by(Capture.id)).yield_per(2000)
+            for capture_id, pointer, sha in pointers(rows):
+                checked += 1
+                files.add(pointer.file)
+                problem = pointer_problem(warc_root, pointer, sha)
+                if problem:
+                    problems.append(f"capture {capture_id}: {problem}")
+        for name in sorted(files):
+            if (warc_root / name).is_file():
+                problems += verify_warc(warc_root / name)
+        result = {"custody_events": chain.events, "checkpoints": chain.checkpoints, "custody_problems": chain.problems,
+                  "captures_checked": checked, "warc_files": len(files), "warc_problems": problems,
+                  "valid": not chain.problems and not problems}
+        if as_json:
+            print_json_line(result)
+        else:
+            if chain.problems:
+                click.echo(f"FAIL custody log, first break: {chain.problems[0]}")
+            else:
+                click.echo(f"OK   custody log: {chain.events} events chained, {chain.checkpoints} signed checkpoints hold")
+            if problems:
+                click.echo(f"FAIL WARC evidence, first break: {problems[0]}"
+                           + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+            else:
+                click.echo(f"OK   WARC evidence: {checked} captures point at their records; "
+                           f"{len(files)} files pass their SHA-256 digests")
+            click.echo("VALID" if result["valid"] else "INVALID")
+        sys.exit(0 if result["valid"] else 1)
+
+
+    @click.command()
+    @click.argument("bundle", required=False, type=click.Path(path_type=Path))
+    @click.option("--key", "key_path", type=click.Path(path_type=Path, dir_okay=False),
+                  help="The signer's public key (.pub or its base64 line), obtained separately: pins the signature.")
+    @click.option("--tsa-roots", type=click.Path(path_type=Path, dir_okay=False),
+                  help="PEM file of trusted TSA roots (default $NIGRAN_TSA_ROOTS, else the bundle's own, with a note).")
+    @click.option("--db", "db_url", is_flag=False, flag_value="", default=None,
+                  help="Verify the database instead: custody chain, checkpoints and WARC digests (URL optional).")
+    @json_option
+    def verify(bundle, key_path, tsa_roots, db_url, as_json):
+        """Verify an evidence bundle (zip or folder) offline, or with --db the local evidence store.
+
+        Exit status: 0 valid, 1 invalid (prints what failed), 2 unreadable or refused.
+        """
+        if db_url is not None:
+            _verify_db(db_url, as_json)
+        if bundle is None:
+            fail("give a BUNDLE to verify, or --db", 2)
+        from storage.evidence import timestamp
+        from storage.evidence.bundle_verify import Unreadable, verify_bundle
+        from storage.evidence.minisign import PublicKey, SignatureError
+
+        try:
+            key = PublicKey.from_text(key_path.read_text()) if key_path else None
+            roots = timestamp.load_roots(tsa_roots) or None
+            report = verify_bundle(bundle, key=key, tsa_roots=roots)
+        except (OSError, SignatureError, timestamp.TimestampError) as exc:
+            fail(str(exc), 2)
+        except Unreadable as exc:
+            if as_json:
+                print_json_line({"valid": False, "unreadable": str(exc)})
+            fail(str(exc), 2)
+        if as_json:
+            print_json_line({"valid": report.valid, "ok": report.ok, "problems": report.problems, "notes": report.notes})
+        else:
+            for line in report.ok:
+                click.echo(f"OK   {line}")
+            for line in report.notes:
+                click.echo(f"NOTE {line}")
+            for line in report.problems:
+                click.echo(f"FAIL {line}")
+            click.echo("VALID" if report.valid else f"INVALID: {len(report.problems)} problem(s)")
+        sys.exit(0 if report.valid else 1)
+
+
+    @click.group("keys")
+    def keys_group():
+        """The evidence signing key."""
+
+
+    @keys_group.command("show")
+    @json_option
+    def keys_show(as_json):
+        """Print the signing public key and its fingerprint (the key is created on first use)."""
+        from storage.evidence import keys
+
+        public = keys.public_key()
+        info = {**keys.describe(public), "public_key_file": str(keys.key_paths()[1])}
+        if as_json:
+            print_json_line(info)
+            return
+        click.echo(f"key id (fingerprint): {info['key_id']}\npublic key: {info['public_key']}\n"
+                   f"file: {info['public_key_file']}\nverify with: minisign -Vm FILE -P {info['public_key']}")
+
+
+    return [export, verify, keys_group]
+
+
+def register(main: click.Group) -> None:
+    """Add the evidence commands to the `nigran` group."""
+    for command in _commands(sys.modules[main.callback.__module__]):
+        main.add_command(command)

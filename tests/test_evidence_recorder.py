@@ -1,0 +1,91 @@
+"""Capture time: every capture also goes to the run's WARC file, with its custody event, on SQLite and PostgreSQL."""
+import gzip
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.evidence import custody
+from storage.evidence.warc import read_record, verify_warc
+from storage.models import Capture, CaptureArtifact, CustodyCheckpoint, CustodyEvent
+from storage.recorder import Recorder
+
+WARCIO = Path(sys.executable).parent / "warcio"
+AT = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+
+
+def make_store(home: Path, db_url: str, posts: list[dict]) -> Database:
+    """A store holding one run; each post dict (url, text, title, categories, identifiers) is one
+    captured page with one offer."""
+    db = Database(db_url)
+    recorder = Recorder(db, home / "bodies", operator="collector-1")
+    run = recorder.start_run("manual")
+    for n, p in enumerate(posts):
+        html = f"<html><head><title>{p.get('title', '')}</title></head><body>{p['text']}</body></html>".encode()
+        seen = AT + timedelta(days=n % 3, minutes=n)
+        capture_id, _ = recorder.capture(
+            body=gzip.compress(html), run_id=run, source="market-x", kind="http", url=p["url"], final_url=p["url"],
+            method="GET", status=200, headers=[["Content-Type", "text/html; charset=utf-8"],
+                                               ["Content-Encoding", "gzip"]],
+            fetched_at=seen, transport="tor", circuit_id="17", request_headers=[["User-Agent", "nigran-test"]],
+            started_at=seen - timedelta(seconds=2))
+        if p.get("screenshot"):
+            recorder.capture_artifact(page_capture_id=capture_id, role="screenshot", data=p["screenshot"],
+                                      content_type="image/png", url=p["url"], source="market-x", run_id=run,
+                                      fetched_at=seen)
+        post = recorder.post(source="market-x", post_key=f"{p['url']}#1", capture_id=capture_id, seen_at=seen,
+                             url=p["url"], title=p.get("title"), author=p.get("author", "seller"), text=p["text"])
+        recorder.offer(post_id=post.id, source="market-x", seen_at=seen, kind="offer",
+                       categories=p.get("categories", ["cnic"]), prices=[{"amount": 500, "currency": "PKR"}],
+                       contacts=[{"type": "telegram", "value": "@seller"}], volume=None,
+                       identifiers=p.get("identifiers", []))
+    recorder.finish_run(run, "finished", 0, {})
+    recorder.close()
+    return db
+
+
+def test_captures_are_written_to_warc_with_custody_events(home, db_url):
+    db = make_store(home, db_url, [
+        {"url": "http://marketxyz.onion/item/1", "text": "CNIC copy 35202-1234567-1 Rs 500", "screenshot": PNG,
+         "identifiers": [("cnic", "3520212345671")]},
+        {"url": "http://marketxyz.onion/item/2", "text": "SIM data all networks"}])
+    with db.session() as s:
+        captures = s.scalars(select(Capture).order_by(Capture.id)).all()
+        events = s.scalars(select(CustodyEvent).order_by(CustodyEvent.seq)).all()
+        artefact = s.scalars(select(CaptureArtifact)).one()
+        assert s.scalars(select(CustodyCheckpoint)).one().tree_size == 3
+        assert custody.verify_chain(s).problems == []
+
+    assert [c.kind for c in captures] == ["http", "screenshot", "http"]
+    assert artefact.page_capture_id == captures[0].id and artefact.capture_id == captures[1].id
+    assert [e.capture_id for e in events] == [c.id for c in captures]
+    assert {e.kind for e in events} == {"capture stored"} and events[0].operator == "collector-1"
+    assert events[0].details["started_at"] == "2026-11-20T09:29:58.000000Z"
+
+    warc = home / "warc" / captures[0].warc_file
+    assert {c.warc_file for c in captures} == {warc.name} and warc.name.startswith("nigran-run1-")
+    assert verify_warc(warc) == []
+    check = subprocess.run([str(WARCIO), "check", "-v", str(warc)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0 and "fail" not in check.stdout, check.stdout
+    # warcinfo, 2 x (response, request), resource, 2 metadata records (post keys)
+    assert check.stdout.count("digest pass") == 8
+
+    headers, body = read_record(warc, captures[0].warc_offset)
+    assert headers["WARC-Record-ID"] == captures[0].warc_record_id
+    assert headers["WARC-Nigran-Transport"] == "tor" and headers["WARC-Nigran-Circuit"] == "17"
+    assert gzip.decompress(body).startswith(b"<html>")  # as received: still gzip-encoded
+    assert body == (home / "bodies").joinpath(captures[0].body_sha256[:2], captures[0].body_sha256[2:4],
+                                              captures[0].body_sha256).read_bytes()
+    shot_headers, shot = read_record(warc, captures[1].warc_offset)
+    assert shot == PNG and shot_headers["WARC-Type"] == "resource"
+    assert shot_headers["WARC-Concurrent-To"] == captures[0].warc_record_id
+
+    raw = gzip.decompress(warc.read_bytes())
+    assert b"operator: collector-1" in raw and b"git-commit: " in raw and b"fidelity: " in raw
+    assert f"post-key: http://marketxyz.onion/item/1#1".encode() in raw
+    assert b"GET /item/1 HTTP/1.1\r\nUser-Agent: nigran-test" in raw
+
