@@ -1,9 +1,10 @@
-"""Item pipeline: store posts and their offers; a re-sighting updates, never duplicates."""
+"""Item pipeline: store posts (identifiers masked) and their offers; a re-sighting updates, never duplicates."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 from crawler.runtime import recorder_for
+from pipelines.redact import redact
 
 STORED_KINDS = ("offer", "request")
 
@@ -21,8 +22,8 @@ class StorePipeline:
         seen_at = item.get("fetched_at") or datetime.now(timezone.utc)
         post = self.recorder.post(
             source=item["source"], post_key=item["post_key"], capture_id=item["capture_id"], seen_at=seen_at,
-            url=item["url"], title=item.get("title"), author=item.get("author"), posted_at=item.get("posted_at"),
-            text=item["text"], extra=item.get("extra") or {})
+            url=item["url"], title=redact(item.get("title")), author=redact(item.get("author")),
+            posted_at=item.get("posted_at"), text=redact(item["text"]), extra=item.get("extra") or {})
         self.stats.inc_value("nigran/posts")
         self.stats.inc_value("nigran/posts_new" if post.new else "nigran/posts_updated")
         ex = item.get("extraction")
