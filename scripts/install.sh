@@ -25,4 +25,7 @@ fi
 
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+# pywb (WACZ replay, used by the evidence tests) pins redis 2.x: it gets a virtualenv of its own.
+[[ -x .venv-pywb/bin/wayback ]] || { python3 -m venv .venv-pywb && .venv-pywb/bin/python -m pip install -q \
+  --disable-pip-version-check "pywb>=2.8"; }
 "$venv/bin/nigran" --version

@@ -3,10 +3,10 @@ stock tools; and catch every kind of tampering."""
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 import zipfile
@@ -18,9 +18,11 @@ import yaml
 from crawler.demo.config import demo_sources
 from storage.evidence import minisign
 from storage.evidence.bundle_verify import verify_bundle
-from tests.conftest import nigran
+from tests.conftest import REPO, nigran
 
-WAYBACK = Path(sys.executable).parent / "wayback"
+# pywb pins redis 2.x, which the crawler's redis client cannot share a virtualenv with, so
+# scripts/install.sh gives it its own (.venv-pywb); investigators run it as a separate tool anyway.
+WAYBACK = Path(os.environ.get("NIGRAN_PYWB_BIN", REPO / ".venv-pywb" / "bin")) / "wayback"
 
 
 @pytest.fixture(scope="module")
