@@ -1,0 +1,107 @@
+"""Prices (amount + currency) and the claimed volume of records."""
+from __future__ import annotations
+
+import pytest
+
+from pipelines.extraction import Price, extract
+from pipelines.extraction.normalize import normalize
+from pipelines.extraction.prices import find_prices
+from pipelines.extraction.volume import find_volume
+
+
+def prices(text: str) -> list[tuple[int | float, str]]:
+    return [(p.amount, p.currency) for p in find_prices(normalize(text).text)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Rs 500/-", [(500, "PKR")]),
+    ("rs.3,500", [(3500, "PKR")]),
+    ("PKR 1,200", [(1200, "PKR")]),
+    ("₨ 750", [(750, "PKR")]),
+    ("1,500/-", [(1500, "PKR")]),
+    ("500rs", [(500, "PKR")]),
+    ("400 rupay", [(400, "PKR")]),
+    ("300 rupees", [(300, "PKR")]),
+    ("۲۰۰۰ روپے", [(2000, "PKR")]),
+    ("قیمت ۵۰۰ روپے۔ کاپی ۸۰۰ روپے، جلدی", [(500, "PKR"), (800, "PKR")]),   # Urdu full stop and comma
+    ("5k", [(5000, "PKR")]),
+    ("2.5k", [(2500, "PKR")]),
+    ("5 hazar rupay", [(5000, "PKR")]),
+    ("10 ہزار", [(10000, "PKR")]),
+    ("1.5 lakh", [(150000, "PKR")]),
+    ("2 lac", [(200000, "PKR")]),
+    ("1 crore PKR", [(10000000, "PKR")]),
+    ("1,95,000/-", [(195000, "PKR")]),
+    ("$20", [(20, "USD")]),
+    ("$15.00", [(15, "USD")]),
+    ("50 dollars", [(50, "USD")]),
+    ("20 usdt (TRC20)", [(20, "USDT")]),
+    ("35k USDT", [(35000, "USDT")]),
+    ("0.002 btc", [(0.002, "BTC")]),
+    ("0.3 XMR", [(0.3, "XMR")]),
+    ("€80", [(80, "EUR")]),
+    ("£40", [(40, "GBP")]),
+    ("40 پاؤنڈ", [(40, "GBP")]),
+    ("150 AED", [(150, "AED")]),
+    ("inr 300", [(300, "INR")]),
+    ("Rs 900 (≈ $3.20)", [(900, "PKR"), (3.2, "USD")]),
+    ("0.9 BTC or 35,000 USDT", [(0.9, "BTC"), (35000, "USDT")]),
+    ("800 EUR or the equivalent in USDT", [(800, "EUR")]),
+])
+def test_price_formats(text, expected):
+    assert prices(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Price: 1500", [(1500, "PKR")]),
+    ("1000 tak de dunga", [(1000, "PKR")]),
+    ("Sirf 300 rupay. Telenor 350, Zong 350.", [(300, "PKR"), (350, "PKR")]),
+    ("Rate: 400 rupay per number. 5 number ke 1500.", [(400, "PKR"), (1500, "PKR")]),
+])
+def test_bare_amounts_in_price_context_are_pkr(text, expected):
+    assert prices(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "4.1M rows", "10 lakh records", "100k rows sample", "bulk (10k+)", "+50% urgent", "30 days", "2.3GB csv",
+    "escrow fee 5%", "Fresh batch Feb 2025.", "1000 random rows",
+])
+def test_counts_sizes_and_percentages_are_not_prices(text):
+    assert prices(text) == []
+
+
+def test_each_price_tag_once_in_text_order():
+    assert prices("CDR Rs 5000, location Rs 2000, CDR again Rs 5000") == [(5000, "PKR"), (2000, "PKR")]
+
+
+def test_prices_only_for_offers_and_requests():
+    offer = extract("CNIC copy available, Rs 500 each. WhatsApp 0300-1234567")
+    assert offer.kind == "offer" and offer.prices == (Price(500, "PKR"),)
+    bundle = extract("Jazz weekly bundle: 30GB internet + 5000 minutes sirf Rs 399. Dial *453#")
+    assert bundle.kind == "other" and bundle.prices == ()
+
+
+def test_amounts_are_int_when_whole():
+    (price,) = extract("NADRA family tree for $15.00, DM @tree_pk").prices
+    assert price == Price(15, "USD") and isinstance(price.amount, int)
+
+
+@pytest.mark.parametrize("text, volume", [
+    ("Full set: 4.1M rows, CSV", 4_100_000),
+    ("10 lakh records of Punjab", 1_000_000),
+    ("~38k rows total", 38_000),
+    ("40M+ records", 40_000_000),
+    ("61,402 pax records", 61_402),
+    ("2,40,000 lines", 240_000),
+    ("۵ لاکھ ریکارڈ", 500_000),
+    ("4 SIMs registered", None),
+    ("price 50k", None),
+])
+def test_volume(text, volume):
+    found = find_volume(normalize(text).text)
+    assert (found[0] if found else None) == volume
+
+
+def test_volume_is_reported_for_offers():
+    ex = extract("Zong subscriber dump 2024, 28.6M rows, msisdn+name+address. 0.9 BTC. Session only.")
+    assert ex.kind == "offer" and ex.volume == 28_600_000
