@@ -36,6 +36,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every response
     # (redirects and errors too) with its body exactly as received, before decompression.
     "crawler.middlewares.EvidenceMiddleware": 950,
+    # Just below it: for `render: browser` pages, also keeps the rendered DOM and screenshot (crawler/browser.py).
+    "crawler.browser.BrowserEvidenceMiddleware": 940,
 }
 ITEM_PIPELINES = {
     "pipelines.offers.ExtractionPipeline": 300,

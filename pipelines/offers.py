@@ -16,5 +16,6 @@ def post_text(item) -> str:
 
 class ExtractionPipeline:
     def process_item(self, item):
-        item["extraction"] = extract(post_text(item))
+        if not (item.get("extra") or {}).get("service"):  # "Channel created", pins: kept as posts, never offers
+            item["extraction"] = extract(post_text(item))
         return item

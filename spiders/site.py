@@ -50,12 +50,17 @@ class SourceSpider(scrapy.Spider):
     def source_settings(cls, source: Source) -> dict[str, Any]:
         """Per-source Scrapy settings."""
         tor = source.needs_tor
-        return {
+        settings = {
             "DEPTH_LIMIT": source.max_depth,
             "DOWNLOAD_DELAY": source.download_delay,
             "CONCURRENT_REQUESTS_PER_DOMAIN": source.concurrency or (TOR_CONCURRENCY if tor else DIRECT_CONCURRENCY),
             "DOWNLOAD_TIMEOUT": source.timeout or (TOR_TIMEOUT if tor else DIRECT_TIMEOUT),
         }
+        if source.render == "browser":
+            from crawler.browser import browser_settings
+
+            settings.update(browser_settings())
+        return settings
 
     @classmethod
     def for_source(cls, source: Source) -> type[SourceSpider]:
@@ -102,6 +107,8 @@ class SourceSpider(scrapy.Spider):
             raise CloseSpider("tor_lost")
 
     def request(self, url: str, **kwargs) -> scrapy.Request:
+        if self.source.render == "browser":
+            kwargs["meta"] = {"playwright": True, **kwargs.get("meta", {})}
         return scrapy.Request(url, errback=self.failed, **kwargs)
 
     def budget(self, url: str) -> bool:
