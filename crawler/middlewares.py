@@ -12,7 +12,7 @@ from twisted.internet import task
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.runtime import recorder_for
-from crawler.tor import TorAccess
+from crawler.tor import TorAccess, TorError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,14 @@ class RouteMiddleware:
             self._fail_closed(spider, access.error)
             raise TorUnavailable(f"{request.url}: Tor unavailable")
         request.meta["transport"] = "tor"
-        request.meta["proxy"] = access.session.proxy_url(spider.name)
+        if request.meta.get("playwright"):
+            try:
+                request.meta["proxy"] = access.session.browser_proxy_url()
+            except TorError as exc:
+                self._fail_closed(spider, str(exc))
+                raise TorUnavailable(f"{request.url}: Tor unavailable") from None
+        else:
+            request.meta["proxy"] = access.session.proxy_url(spider.name)
         return None
 
     def _fail_closed(self, spider, reason: str) -> None:

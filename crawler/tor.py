@@ -60,6 +60,7 @@ class TorSession:
     socks: tuple[str, int]
     controller: Controller
     process: object | None = None  # the tor we launched, stopped by close()
+    browser_socks: tuple[str, int] | None = None  # a SocksPort isolating by destination, for Chromium
     generations: dict[str, int] = field(default_factory=dict)
     last_renewal: dict[str, float] = field(default_factory=dict)
     circuits: dict[str, CircuitInfo] = field(default_factory=dict)  # socks username -> latest circuit
@@ -70,6 +71,15 @@ class TorSession:
         """The per-source SOCKS5 proxy URL (names are resolved by tor, never locally)."""
         host, port = self.socks
         return f"socks5://{socks_user(source)}:{self.generations.get(source, 0)}@{host}:{port}"
+
+    def browser_proxy_url(self) -> str:
+        """The proxy for Chromium, which cannot send SOCKS credentials: a SocksPort of its own that gives
+        every destination host its own circuits (IsolateDestAddr), opened on first use."""
+        with self._lock:
+            if self.browser_socks is None:
+                self.browser_socks = add_isolating_socks_port(self.controller)
+        host, port = self.browser_socks
+        return f"socks5://{host}:{port}"
 
     def circuit_for(self, source: str) -> CircuitInfo | None:
         return self.circuits.get(socks_user(source))
@@ -135,6 +145,18 @@ def close_source_circuits(controller: Controller, source: str) -> int:
             except (stem.ControllerError, ValueError):
                 pass
     return closed
+
+
+def add_isolating_socks_port(controller: Controller) -> tuple[str, int]:
+    """Add a loopback SocksPort with IsolateDestAddr to the running tor (keeping its other SocksPorts)."""
+    port = _free_port()
+    current = [v for v in controller.get_conf("SocksPort", multiple=True) if v and v != "0"]
+    try:
+        controller.set_conf("SocksPort", [*current, f"127.0.0.1:{port} IsolateDestAddr IsolateDestPort"])
+    except stem.ControllerError as exc:
+        raise TorError(f"tor refused a SocksPort for the browser: {exc}") from None
+    check_socks(("127.0.0.1", port))
+    return "127.0.0.1", port
 
 
 def connect_controller(control: tuple[str, int], password: str | None = None) -> Controller:

@@ -81,12 +81,21 @@ def block_site():
 
 
 @pytest.fixture(scope="session")
-def tornet(tmp_path_factory, demo_sites, block_site):
-    """One private Tor network for the whole session, with the demo market and forum and the blocking
-    shop as onion services, and `clearnet.test` mapped to 127.0.0.1 through an exit."""
+def js_shop():
+    from tests.support.js_shop import JsShop
+
+    with JsShop(pages=2) as shop:
+        yield shop
+
+
+@pytest.fixture(scope="session")
+def tornet(tmp_path_factory, demo_sites, block_site, js_shop):
+    """One private Tor network for the whole session, with the demo market and forum, the blocking
+    shop and the JavaScript shop as onion services, and `clearnet.test` mapped to 127.0.0.1 through an exit."""
     from tests.support.tornet import PrivateTorNetwork
 
-    targets = {"market": demo_sites.ports["market"], "forum": demo_sites.ports["forum"], "blocky": block_site.port}
+    targets = {"market": demo_sites.ports["market"], "forum": demo_sites.ports["forum"], "blocky": block_site.port,
+               "jsshop": int(js_shop.base_url.rsplit(":", 1)[1])}
     net = PrivateTorNetwork(tmp_path_factory.mktemp("tornet"), onion_targets=targets,
                             map_addresses={"clearnet.test": "127.0.0.1"})
     net.start(timeout=120)

@@ -233,3 +233,31 @@ def test_newnym_for_one_source_closes_only_its_circuits(tmp_path, home, tornet, 
     after = json.loads(nigran("tor", "status", "--json", env=tor_env(tornet)).stdout)["sources"]
     assert "demo-market" not in after
     assert {c["id"] for c in after["demo-forum"]} == {c["id"] for c in before["demo-forum"]}
+
+
+@pytest.mark.browser
+def test_javascript_shop_as_an_onion_renders_through_tor(tmp_path, home, tornet, js_shop):
+    """Chromium reaches the onion through a SocksPort of its own (no SOCKS credentials in Chromium)."""
+    js_shop.log.clear()
+    sources = sources_file(tmp_path, [{"name": "js-onion", "kind": "market", "render": "browser", "max_depth": 0,
+                                       "timeout": 60, "start_urls": [f"http://{tornet.onion('jsshop')}/"]}])
+    db_url = f"sqlite:///{home / 'n.db'}"
+    result = nigran("crawl", "--sources", sources, "--db", db_url, "--json", env=tor_env(tornet), timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    with Database(db_url).session() as s:
+        kinds = {c.kind for c in s.scalars(select(Capture))}
+        assert {"dom", "screenshot"} <= kinds
+        assert s.scalar(select(func.count()).select_from(Offer)) > 0  # listings that exist only after JavaScript
+    assert "/api/listings" in " ".join(js_shop.log)  # the page's own script ran, through Tor
+    status = json.loads(nigran("tor", "status", "--json", env=tor_env(tornet)).stdout)
+    assert status["socks_ok"]
+
+
+def test_browser_source_with_dead_tor_sends_nothing(tmp_path, home, js_shop):
+    js_shop.log.clear()
+    sources = sources_file(tmp_path, [{"name": "js-dead", "render": "browser", "max_depth": 0,
+                                       "start_urls": [f"{js_shop.base_url}/"]}])
+    result = nigran("crawl", "--sources", sources, "--db", f"sqlite:///{home / 'n.db'}",
+                    env={"NIGRAN_TOR_CONTROL": "127.0.0.1:9", "NIGRAN_TOR_SOCKS": "127.0.0.1:9"}, timeout=120)
+    assert result.returncode == 1 and "Tor unavailable" in result.stderr.decode()
+    assert js_shop.log == []
