@@ -135,7 +135,9 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self.active[name] += 1
         if self.served[name] >= self.pages_per_context:
             self.generation += 1
-        return name, {**CONTEXT_OPTIONS, **({"proxy": {"server": server}} if server else {})}
+        # "<-loopback>": nothing bypasses the proxy, not even 127.0.0.1
+        route = {"proxy": {"server": server, "bypass": "<-loopback>"}} if server else {}
+        return name, {**CONTEXT_OPTIONS, **route}
 
     async def render(self, request):
         timeout = request.meta.setdefault("download_timeout", self.timeout)

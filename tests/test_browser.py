@@ -54,8 +54,9 @@ def test_listings_built_by_javascript_become_offers_only_in_the_browser(crawled)
     db = crawled["db"]
     browser_posts = rows(db, Post, "shop-browser")
     assert found(post.text for post in browser_posts) == TITLES  # pages 2 and 3 reached through links JS built
-    offered = {offer.post_id for offer in rows(db, Offer, "shop-browser")}
-    assert {post.id for post in browser_posts if found([post.text])} <= offered
+    offers = rows(db, Offer, "shop-browser")
+    assert {post.id for post in browser_posts if found([post.text])} <= {offer.post_id for offer in offers}
+    assert {category for offer in offers for category in offer.categories} == {"cnic", "sim", "call_logs", "travel"}
 
     assert crawled["sources"]["shop-http"]["ok"]
     assert found(post.text for post in rows(db, Post, "shop-http")) == set()
