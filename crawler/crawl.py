@@ -101,6 +101,7 @@ def _configure_logging(log_file: Path, verbose: bool) -> None:
     console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     console.addFilter(lambda r: r.name not in QUIET_ON_SCREEN and KNOWN_WARNING not in r.getMessage())
     root.handlers[:] = [file_handler, console]
+    logging.getLogger("stem").setLevel(logging.WARNING)  # stem narrates every control message at INFO/DEBUG
 
 
 def open_tor_for(sources: list[Source], config: TorConfig | None, progress: bool) -> TorAccess:

@@ -85,6 +85,14 @@ class BlockMiddleware:
     def from_crawler(cls, crawler):
         return cls(crawler)
 
+    def process_exception(self, request, exception):
+        """An onion service that did not answer: let tor forget stale descriptors before Scrapy retries."""
+        access = getattr(self.crawler, "nigran_tor", None)
+        if request.meta.get("transport") == "tor" and access is not None and access.session is not None \
+                and (urlsplit(request.url).hostname or "").endswith(".onion"):
+            access.session.refresh_onion_state()
+        return None
+
     def blocked(self, response) -> bool:
         if response.status in self.BLOCK_STATUSES:
             return True

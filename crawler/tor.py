@@ -64,6 +64,7 @@ class TorSession:
     generations: dict[str, int] = field(default_factory=dict)
     last_renewal: dict[str, float] = field(default_factory=dict)
     circuits: dict[str, CircuitInfo] = field(default_factory=dict)  # socks username -> latest circuit
+    last_hops: dict[str, str] = field(default_factory=dict)  # circuit id -> last hop fingerprint
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- routing ------------------------------------------------------------------------------
@@ -98,23 +99,46 @@ class TorSession:
                  source, self.generations[source], closed)
         return True
 
+    def refresh_onion_state(self) -> bool:
+        """After an onion service could not be reached: NEWNYM, which also drops tor's cached onion
+        descriptors and HSDir failures (otherwise kept ~15 min); only when tor's rate limit allows."""
+        try:
+            if not self.controller.is_newnym_available():
+                return False
+            self.controller.signal(Signal.NEWNYM)
+        except stem.ControllerError:
+            return False
+        log.info("tor: NEWNYM after an unreachable onion service (fresh descriptors and circuits)")
+        return True
+
     # --- circuit tracking ---------------------------------------------------------------------
     def _on_stream(self, event) -> None:
+        """STREAM events: which circuit carries each source's streams. Listeners never call the controller
+        (a controller call from stem's event thread can deadlock its close())."""
         user = stream_user(event)
-        if event.status != StreamStatus.SUCCEEDED or not user.startswith(USER_PREFIX):
-            return
-        exit_fp = None
-        try:
-            path = self.controller.get_circuit(event.circ_id).path
-            exit_fp = path[-1][0] if path else None
-        except (stem.ControllerError, ValueError):
-            pass
-        self.circuits[user] = CircuitInfo(event.circ_id, exit_fp)
+        if event.status == StreamStatus.SUCCEEDED and user.startswith(USER_PREFIX):
+            self.circuits[user] = CircuitInfo(event.circ_id, self.last_hops.get(event.circ_id))
+
+    def _on_circuit(self, event) -> None:
+        """CIRC events: the last hop of each built circuit."""
+        if event.status == CircStatus.BUILT and event.path:
+            self.last_hops[event.id] = event.path[-1][0]
+        elif event.status in (CircStatus.CLOSED, CircStatus.FAILED):
+            self.last_hops.pop(event.id, None)
 
     def watch_streams(self) -> None:
+        for circ in self.controller.get_circuits():
+            if circ.status == CircStatus.BUILT and circ.path:
+                self.last_hops[circ.id] = circ.path[-1][0]
+        self.controller.add_event_listener(self._on_circuit, EventType.CIRC)
         self.controller.add_event_listener(self._on_stream, EventType.STREAM)
 
     def close(self) -> None:
+        try:
+            self.controller.remove_event_listener(self._on_stream)
+            self.controller.remove_event_listener(self._on_circuit)
+        except stem.ControllerError:  # tor already gone
+            pass
         try:
             self.controller.close()
         finally:

@@ -35,7 +35,7 @@ def onion_source(net, site: str, demo_sites, **extra) -> dict:
     [source] = [s for s in demo_sources({k: f"http://{net.onion(k)}/" if k == site else v
                                          for k, v in demo_sites.urls.items()}) if s.name == f"demo-{site}"]
     data = source.model_dump(mode="json", exclude_defaults=True, exclude={"allowed_domains", "via"})
-    return {**data, **extra}
+    return {"timeout": 30, **data, **extra}  # a stalled onion fetch is retried after NEWNYM, not waited on
 
 
 # Logs every host name the crawl process asks its local resolver about (Python's socket.getaddrinfo).
