@@ -7,7 +7,7 @@ from typing import Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Capture, Offer, Post
+from storage.models import Offer, Post
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -60,7 +60,3 @@ def post_dict(post: Post) -> dict[str, Any]:
         "posted_at": _iso(post.posted_at), "text": post.text, "first_seen": _iso(post.first_seen),
         "last_seen": _iso(post.last_seen), "capture_sha256": post.capture.body_sha256,
     }
-
-
-def capture_of(session: Session, capture_id: int) -> Capture:
-    return session.get(Capture, capture_id)
