@@ -2,7 +2,7 @@
 
 A crawl asks `open_tor()` for a TorSession before any request leaves. Sources are isolated by SOCKS
 credentials (`nigran-<source>` / a generation number): tor's IsolateSOCKSAuth gives each pair its own
-circuits, so renewing one source (a new generation, its old circuits closed) never disturbs another.
+circuits, so renewing one source (a new generation; its idle old circuits closed) never disturbs another.
 """
 from __future__ import annotations
 
@@ -94,8 +94,8 @@ class TorSession:
                 return False
             self.last_renewal[source] = now
             self.generations[source] = self.generations.get(source, 0) + 1
-        closed = close_source_circuits(self.controller, source)
-        log.info("source %s: renewed Tor circuit (generation %d, %d old circuits closed)",
+        closed = close_source_circuits(self.controller, source, self.generations[source])
+        log.info("source %s: renewed Tor circuit (generation %d, %d idle old circuits closed)",
                  source, self.generations[source], closed)
         return True
 
@@ -158,16 +158,24 @@ class TorAccess:
     error: str = ""
 
 
-def close_source_circuits(controller: Controller, source: str) -> int:
-    """Close the circuits tor built for one source's SOCKS credentials; return how many."""
+def close_source_circuits(controller: Controller, source: str, generation: int | None = None) -> int:
+    """Close a source's circuits; return how many.
+
+    With the crawl's current `generation`, only idle circuits of older generations: those still carrying
+    a download finish it (tor gives them no new streams, their SOCKS password is stale), since closing
+    them would only make Scrapy fetch those pages again. Without it (an operator's renewal), all of them.
+    """
+    busy = {stream.circ_id for stream in controller.get_streams()} if generation is not None else set()
     closed = 0
     for circ in controller.get_circuits():
-        if circ.socks_username == socks_user(source):
-            try:
-                controller.close_circuit(circ.id)
-                closed += 1
-            except (stem.ControllerError, ValueError):
-                pass
+        if circ.socks_username != socks_user(source) or circ.id in busy \
+                or (generation is not None and circ.socks_password == str(generation)):
+            continue
+        try:
+            controller.close_circuit(circ.id)
+            closed += 1
+        except (stem.ControllerError, ValueError):
+            pass
     return closed
 
 
