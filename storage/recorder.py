@@ -4,9 +4,9 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,28 +65,30 @@ class Recorder:
 
     Crawl writes (captures, posts, offers) share a transaction that is committed every
     COMMIT_EVERY operations or COMMIT_SECONDS, and by `flush()`; a crash loses at most that last
-    uncommitted batch, and the body files and WARC records it referenced stay on disk. Each batch
-    first locks the custody log's head, appends a "capture stored" event per capture, and fsyncs
-    the WARC files before it commits. Runs commit at once.
+    uncommitted batch, and the body files and WARC records it referenced stay on disk. At commit a
+    batch fsyncs the WARC files, locks the custody log's head and chains a "capture stored" event per
+    capture: the head is held for milliseconds, so many workers can write to one database at once.
+    Runs commit at once.
     """
 
     COMMIT_EVERY = 500
     COMMIT_SECONDS = 0.5
     RECENT = 4096  # captures remembered for their posts' metadata records
 
-    def __init__(self, db: Database, bodies_root: Path, warc_root: Path | None = None, operator: str | None = None):
+    def __init__(self, db: Database, bodies_root: Path, warc_root: Path | None = None, operator: str | None = None,
+                 writer: str | None = None):
         self.db = db
         self.bodies = BodyStore(bodies_root)
         self.home = Path(bodies_root).parent
         self.operator = operator or default_operator()
-        self.warcs = RunWarcs(warc_root or self.home / "warc", self.operator)
+        self.warcs = RunWarcs(warc_root or self.home / "warc", self.operator, writer)
         self._stmts = _Statements(db)
         self._conn = None
         self._tx = None
         self._pending = 0
         self._since = 0.0
-        self._head: custody.Head | None = None
-        self._events: list[dict[str, Any]] = []
+        self._events: list[dict[str, Any]] = []  # custody events of the batch, chained at commit
+        self._on_commit: list[Callable[[], None]] = []
         self._recent: OrderedDict[int, _Recent] = OrderedDict()
         self._post_keys: dict[int, list[str]] = {}
 
@@ -95,7 +97,6 @@ class Recorder:
             self._conn = self._conn or self.db.engine.connect()
             self._tx = self._conn.begin()
             self._since = time.monotonic()
-            self._head, self._events = custody.lock_head(self._conn), []
 
     def _write(self, stmt, params: dict[str, Any]):
         """Execute in the current batch transaction (committed by _maybe_commit when big or old enough)."""
@@ -110,15 +111,27 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write the batch's post metadata, fsync the WARC files, append its custody events, commit."""
+        """Write the batch's post metadata, fsync the WARC files, append its custody events, commit;
+        then run what waited for this commit."""
         if self._tx is not None:
             self._write_post_metadata()
             self.warcs.sync()
             if self._events:
-                self._conn.execute(custody.EVENT_INSERT, self._events)
-                custody.save_head(self._conn, self._head)
+                head = custody.lock_head(self._conn)
+                self._conn.execute(custody.EVENT_INSERT, [head.next_event(**e) for e in self._events])
+                custody.save_head(self._conn, head)
             self._tx.commit()
             self._tx, self._pending, self._events = None, 0, []
+        waiting, self._on_commit = self._on_commit, []
+        for callback in waiting:
+            callback()
+
+    def when_committed(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once everything written so far is committed (at once when it already is)."""
+        if self._tx is None:
+            callback()
+        else:
+            self._on_commit.append(callback)
 
     def close(self) -> None:
         self.flush()
@@ -182,7 +195,8 @@ class Recorder:
         capture_id = self._write(self._stmts.capture, {
             "body_sha256": digest, "body_size": len(body), "warc_file": pointer.file,
             "warc_record_id": pointer.record_id, "warc_offset": pointer.offset, **fields}).scalar_one()
-        self._events.append(self._head.next_event(custody.CAPTURE_STORED, self.operator, capture_id=capture_id, details={
+        self._events.append(dict(kind=custody.CAPTURE_STORED, operator=self.operator, capture_id=capture_id,
+                                 at=datetime.now(timezone.utc), details={
             "source": fields["source"], "url": fields["url"], "status": fields["status"],
             "fetched_at": custody.utc_text(fields["fetched_at"]),
             "started_at": started_at and custody.utc_text(started_at), "transport": fields.get("transport"),

@@ -61,9 +61,10 @@ class RunWarcs:
 
     MAX_OPEN = 4  # a run whose writer was closed continues in a new file
 
-    def __init__(self, root: Path, operator: str):
+    def __init__(self, root: Path, operator: str, tag: str | None = None):
         self.root = Path(root)
         self.operator = operator
+        self.tag = tag  # in the file names: writers sharing a WARC directory never collide
         self._writers: dict[int | None, _Writer] = {}
 
     def _writer(self, run_id: int | None) -> _Writer:
@@ -71,7 +72,8 @@ class RunWarcs:
         if writer is None:
             if len(self._writers) >= self.MAX_OPEN:
                 self.close(next(iter(self._writers)))
-            writer = _Writer(self.root, prefix=f"nigran-run{run_id}" if run_id is not None else "nigran")
+            prefix = f"nigran-run{run_id}" if run_id is not None else "nigran"
+            writer = _Writer(self.root, prefix=f"{prefix}-{self.tag}" if self.tag else prefix)
             tool = tool_info()
             writer.write_warcinfo({
                 "software": f"{tool['name']} {tool['version']}", "git-commit": tool["git_commit"],
