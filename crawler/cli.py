@@ -95,25 +95,69 @@ tor_control_option = click.option(
 @tor_control_option
 @json_option
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's INFO log on stderr.")
+@click.option("--workers", "redis_url", metavar="REDIS_URL",
+              help="Hand the crawl to `nigran worker` processes through this Redis frontier and wait for them.")
 @click.option("--trigger", type=click.Choice(["manual", "scheduled"]), default="manual", hidden=True)
-def crawl(sources_path, names, db_url, tor_socks, tor_control, as_json, verbose, trigger):
+def crawl(sources_path, names, db_url, tor_socks, tor_control, as_json, verbose, redis_url, trigger):
     """Crawl the enabled sources (or the named ones) once.
 
     Exit status: 0 every source ran, 1 some failed, 2 invalid configuration.
     """
     from crawler.crawl import run_crawl
+    from crawler.frontier import FrontierError
     from crawler.tor import TorConfig
-    from storage.evidence.custody import record_config
-    from storage.evidence.provenance import operator
+    from crawler.worker import coordinate
 
     sources = load_or_exit(sources_path, names)
     if not sources:
         fail(f"{sources_path}: no enabled source to crawl", 2)
     db = open_db(db_url)
-    result = run_crawl(sources, db.url, trigger=trigger, verbose=verbose, progress=not as_json,
-                       tor=TorConfig.from_env(tor_socks, tor_control))
+    if redis_url:
+        try:
+            result = coordinate(sources, db.url, redis_url, verbose=verbose, progress=not as_json,
+                                lease_seconds=float(os.environ.get("NIGRAN_LEASE_SECONDS", 0)) or None)
+        except FrontierError as exc:
+            fail(str(exc))
+    else:
+        result = run_crawl(sources, db.url, trigger=trigger, verbose=verbose, progress=not as_json,
+                           tor=TorConfig.from_env(tor_socks, tor_control))
     print_summary(result, as_json)
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--redis", "redis_url", envvar="NIGRAN_REDIS", required=True, metavar="REDIS_URL",
+              help="The frontier that `nigran crawl --workers` publishes runs on (env NIGRAN_REDIS).")
+@click.option("--db", "db_url", envvar="NIGRAN_DB", help="Write here instead of the database the run names (env NIGRAN_DB).")
+@tor_socks_option
+@tor_control_option
+@click.option("--wait", type=float, default=None, metavar="SECONDS",
+              help="Give up when no run is published within this time (default: wait for ever).")
+@click.option("--forever", is_flag=True, help="After a run, wait for the next one (a long-lived worker).")
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's INFO log on stderr.")
+def worker(redis_url, db_url, tor_socks, tor_control, wait, forever, verbose):
+    """Crawl the runs published on a Redis frontier, together with any other workers.
+
+    Exit status: 0 the run was drained, 1 a source failed here (e.g. Tor lost), 3 no run came within --wait,
+    130 stopped (its unfinished requests go back to the frontier for the others).
+    """
+    from crawler.frontier import FrontierError
+    from crawler.tor import TorConfig
+    from crawler.worker import run_worker, wait_for_run
+
+    try:
+        run = wait_for_run(redis_url, wait)
+    except FrontierError as exc:
+        fail(str(exc))
+    if run is None:
+        fail(f"no run was published on {redis_url} within {wait:g} s", 3)
+    click.echo(f"nigran worker: crawling run {run.run_id} ({', '.join(s.name for s in run.sources)})", err=True)
+    code = run_worker(redis_url, run, db_url=db_url, tor=TorConfig.from_env(tor_socks, tor_control), verbose=verbose)
+    click.echo(f"nigran worker: run {run.run_id} {'drained' if code == 0 else f'ended with exit status {code}'}",
+               err=True)
+    if forever and code in (0, 1):  # a fresh process for the next run: Scrapy's reactor cannot restart
+        os.execv(sys.executable, [sys.executable, "-m", "crawler", *sys.argv[1:]])
+    sys.exit(code)
 
 
 @main.command()

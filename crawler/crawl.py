@@ -133,10 +133,31 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
     home = home or data_home()
     recorder = recorder_at(db_url, str(home))
     run_id = recorder.start_run(trigger)
-    (home / "logs").mkdir(parents=True, exist_ok=True)
-    log_file = home / "logs" / f"run-{run_id}.log"
-    _configure_logging(log_file, verbose)
+    log_file = open_log(home, f"run-{run_id}.log", verbose)
     log.info("run %d: crawling %s into %s", run_id, ", ".join(s.name for s in sources), recorder.db.safe_url)
+    crawlers: dict = {}
+    status = "interrupted"
+    try:
+        crawlers = crawl_sources(sources, db_url, home, run_id, overrides=overrides, tor=tor, progress=progress)
+        status = "interrupted" if interrupted(crawlers) else "finished"
+    finally:
+        result = CrawlResult(run_id, [SourceReport.from_stats(s.name, crawlers[s.name].stats.get_stats()
+                                                              if s.name in crawlers else {}) for s in sources])
+        finish(recorder, result, status, log_file)
+    return result
+
+
+def open_log(home: Path, name: str, verbose: bool) -> Path:
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    log_file = home / "logs" / name
+    _configure_logging(log_file, verbose)
+    return log_file
+
+
+def crawl_sources(sources: list[Source], db_url: str, home: Path, run_id: int, *, overrides: dict[str, Any] | None,
+                  tor: TorConfig | None, progress: bool) -> dict:
+    """One Scrapy process crawling `sources` for run `run_id`, with Tor when a source needs it; its crawlers
+    by source name once it is done."""
     tor_access = open_tor_for(sources, tor, progress)
     process = CrawlerProcess(scrapy_settings(db_url, home, run_id, overrides))
     crawlers = {}
@@ -145,29 +166,32 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
         crawler.nigran_tor = tor_access
         crawlers[source.name] = crawler
         process.crawl(crawler)
-    status = "interrupted"
     try:
         with _progress(crawlers, enabled=progress):
             process.start()
-        # Scrapy stops its crawlers with reason "shutdown" on SIGTERM/SIGINT: the run was interrupted.
-        stopped = any(c.stats and c.stats.get_value("finish_reason") == "shutdown" for c in crawlers.values())
-        status = "interrupted" if stopped else "finished"
     finally:
-        result = CrawlResult(run_id, [SourceReport.from_stats(n, c.stats.get_stats() if c.stats else {})
-                                      for n, c in crawlers.items()])
-        if status == "finished" and result.exit_code:
-            status = "failed"
-        stats = {r.source: vars(r) for r in result.reports}
-        recorder.finish_run(run_id, status, result.exit_code if status != "interrupted" else 130,
-                            {"sources": stats, "log": str(log_file)})
         if tor_access.session is not None:
             tor_access.session.close()
-        for r in result.reports:
-            level = logging.INFO if r.ok else logging.ERROR
-            log.log(level, "source %s: %s; %d pages, %d captures, %d posts, %d new / %d updated offers, %d errors",
-                    r.source, "ok" if r.ok else f"FAILED ({r.failure})", r.pages, r.captures, r.posts,
-                    r.offers_new, r.offers_updated, r.errors)
-    return result
+    return crawlers
+
+
+def interrupted(crawlers: dict) -> bool:
+    """Scrapy stops its crawlers with reason "shutdown" on SIGTERM/SIGINT."""
+    return any(c.stats and c.stats.get_value("finish_reason") == "shutdown" for c in crawlers.values())
+
+
+def finish(recorder, result: CrawlResult, status: str, log_file: Path) -> None:
+    """Record the run's end and log one line per source."""
+    if status == "finished" and result.exit_code:
+        status = "failed"
+    stats = {r.source: vars(r) for r in result.reports}
+    recorder.finish_run(result.run_id, status, result.exit_code if status != "interrupted" else 130,
+                        {"sources": stats, "log": str(log_file)})
+    for r in result.reports:
+        level = logging.INFO if r.ok else logging.ERROR
+        log.log(level, "source %s: %s; %d pages, %d captures, %d posts, %d new / %d updated offers, %d errors",
+                r.source, "ok" if r.ok else f"FAILED ({r.failure})", r.pages, r.captures, r.posts,
+                r.offers_new, r.offers_updated, r.errors)
 
 
 class _progress:

@@ -13,6 +13,7 @@ from scrapy.linkextractors import LinkExtractor
 from urllib.parse import urlsplit
 
 from config.schema import Source
+from crawler.distributed import settle
 from crawler.tor import TorError, check_socks
 from spiders.items import PostItem
 from spiders.segment import segment
@@ -39,6 +40,19 @@ def host_allowed(url: str, domains: list[str]) -> bool:
     """True when the URL's host (port ignored, as Scrapy's offsite filter does) is a domain or below one."""
     host = (urlsplit(url).hostname or "").lower()
     return any(host == d or host.endswith("." + d) for d in domains)
+
+
+class Pages:
+    """A source's max_pages budget in this process (a distributed crawl shares one in Redis instead)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.seen = limit, set()
+
+    def take(self, url: str) -> bool:
+        if url in self.seen or len(self.seen) >= self.limit:
+            return False
+        self.seen.add(url)
+        return True
 
 
 class SourceSpider(scrapy.Spider):
@@ -71,13 +85,18 @@ class SourceSpider(scrapy.Spider):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.seen: set[str] = set()
+        self.pages = Pages(self.source.max_pages)
 
     def failed(self, failure) -> None:
         """Errback: one clear line per request that could not be fetched (after retries), counted as an error.
 
         Server errors (5xx) count; other HTTP statuses (a removed listing's 404) and dropped requests do not.
+        A request that failed because this process lost Tor stays with the frontier of a distributed crawl.
         """
+        if failure.request.meta.get("transport") == "tor" and failure.check(ConnectionRefusedError,
+                                                                           DownloadConnectionRefusedError):
+            self.tor_lost()
+        settle(self.crawler, failure.request)
         if failure.check(HttpError):
             status = failure.value.response.status
             if status < 500:
@@ -87,9 +106,6 @@ class SourceSpider(scrapy.Spider):
             return
         else:
             reason = str(failure.value).strip().splitlines()[0] if str(failure.value).strip() else failure.type.__name__
-            if failure.request.meta.get("transport") == "tor" and failure.check(ConnectionRefusedError,
-                                                                               DownloadConnectionRefusedError):
-                self.tor_lost()
         self.crawler.stats.inc_value("nigran/errors")
         self.logger.error("source %s: %s failed: %s", self.name, failure.request.url, reason)
 
@@ -113,11 +129,7 @@ class SourceSpider(scrapy.Spider):
 
     def budget(self, url: str) -> bool:
         """Take one page from max_pages for a URL not yet requested; False when spent or already seen."""
-        url = url.split("#")[0]
-        if url in self.seen or len(self.seen) >= self.source.max_pages:
-            return False
-        self.seen.add(url)
-        return True
+        return self.pages.take(url.split("#")[0])
 
 
 class SiteSpider(SourceSpider):

@@ -1,0 +1,151 @@
+"""Distributed crawls on the real Redis and PostgreSQL of this machine: `nigran crawl --workers` and
+`nigran worker` processes sharing one scrapy-redis frontier and one database."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from collections import Counter
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.models import Capture, Offer, Post
+from tests.conftest import nigran, scratch_pg_url
+from tests.support.listing_site import ListingSite
+from tests.support.ops import demo_sources_file, spawn
+
+REDIS_URL = os.environ.get("NIGRAN_TEST_REDIS", "redis://127.0.0.1:6379/9")
+DEMO = ("demo-market", "demo-forum", "demo-paste")
+
+
+@pytest.fixture
+def frontier():
+    """A Redis database of its own, empty before and after the test."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+def sources_with_shop(tmp_path, demo_sites, shop: ListingSite, demo: tuple[str, ...] = DEMO):
+    path = demo_sources_file(tmp_path / "sources.yaml", demo_sites, enabled=demo)
+    text = path.read_text() + (f"- name: big-shop\n  kind: market\n  via: direct\n  start_urls: [{shop.url}]\n"
+                               f"  max_depth: 30\n  max_pages: {shop.pages}\n  concurrency: 8\n")
+    path.write_text(text)
+    return path
+
+
+def start_run(tmp_path, sources, db_url: str, workers: int, env: dict | None = None):
+    """The coordinator and `workers` worker processes, each with its own data directory (as on separate hosts)."""
+    coordinator = spawn(tmp_path, "coordinator", "crawl", "--workers", REDIS_URL, "--sources", str(sources),
+                        "--db", db_url, "--json", env={"NIGRAN_HOME": str(tmp_path / "home-c"), **(env or {})})
+    procs = [spawn(tmp_path, f"worker{i}", "worker", "--redis", REDIS_URL, "--wait", "60",
+                   env={"NIGRAN_HOME": str(tmp_path / f"home-{i}"), **(env or {})}) for i in range(workers)]
+    return coordinator, procs
+
+
+def finished(tmp_path, proc, name: str, timeout: float = 300) -> tuple[int, str, str]:
+    proc.wait(timeout)
+    return proc.returncode, (tmp_path / f"{name}.out").read_text(), (tmp_path / f"{name}.err").read_text()
+
+
+def test_three_workers_fetch_every_page_once_and_store_every_offer_once(tmp_path, demo_sites, frontier):
+    db_url = scratch_pg_url()
+    demo_sites.clear_log()
+    with ListingSite(300) as shop:
+        coordinator, workers = start_run(tmp_path, sources_with_shop(tmp_path, demo_sites, shop), db_url, 3)
+        code, out, err = finished(tmp_path, coordinator, "coordinator")
+        worker_codes = [finished(tmp_path, w, f"worker{i}")[0] for i, w in enumerate(workers)]
+    assert code == 0, err[-3000:]
+    assert worker_codes == [0, 0, 0]
+    report = {s["source"]: s for s in json.loads(out.splitlines()[-1])["sources"]}
+    assert report["big-shop"]["pages"] == 300 and all(s["ok"] for s in report.values())
+    assert Counter(shop.log) == {f"/p/{n}.html": 1 for n in range(300)}  # every page fetched once
+    for site in ("market", "forum", "paste"):
+        paths = [path for _, method, path, _ in demo_sites.access_log[site] if method == "GET"]
+        assert paths and len(paths) == len(set(paths)), site
+    db = Database(db_url)
+    with db.session() as s:
+        assert s.scalar(select(func.count(func.distinct(Capture.url))).where(Capture.source == "big-shop")) == 300
+        assert s.scalar(select(func.count()).select_from(Post).where(Post.source == "big-shop")) == 300
+        assert s.scalar(select(func.max(Offer.sightings))) == 1  # no offer stored twice
+        writers = {re.match(r"nigran-run\d+-(.+)-\d{20}-", name).group(1)  # WARC files are named by writer
+                   for name in s.scalars(select(Capture.warc_file).distinct())}
+    assert len(writers) >= 2  # the work was really shared
+
+
+def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path, demo_sites, frontier):
+    db_url = scratch_pg_url()
+    with ListingSite(400, delay=0.02) as shop:
+        sources = sources_with_shop(tmp_path, demo_sites, shop, demo=())
+        coordinator, workers = start_run(tmp_path, sources, db_url, 3, env={"NIGRAN_LEASE_SECONDS": "3"})
+        db = Database(db_url)
+        deadline = time.monotonic() + 120
+        while len(shop.log) < 80:
+            assert time.monotonic() < deadline, "the crawl did not start"
+            time.sleep(0.1)
+        os.kill(workers[0].pid, signal.SIGKILL)
+        code, out, err = finished(tmp_path, coordinator, "coordinator")
+        for i, w in enumerate(workers[1:], 1):
+            finished(tmp_path, w, f"worker{i}")
+    assert code == 0, err[-3000:]
+    fetched = Counter(shop.log)
+    assert set(fetched) == {f"/p/{n}.html" for n in range(400)}  # a complete result
+    refetched = [path for path, n in fetched.items() if n > 1]
+    assert len(refetched) <= 8 * 2  # at most what the dead worker had leased (its concurrency), fetched again
+    with db.session() as s:
+        urls = s.execute(select(Capture.url, func.count()).group_by(Capture.url)).all()
+        assert len(urls) == 400
+        assert s.scalar(select(func.count()).select_from(Post)) == 400
+        assert s.scalar(select(func.count()).select_from(Offer)) == 400
+    # a capture is kept once per fetch: pages fetched twice have two captures, none has more than fetched
+    assert all(n <= fetched[urlsplit(url).path] for url, n in urls)
+
+
+def test_worker_without_a_run_gives_up_after_wait(tmp_path, frontier):
+    result = nigran("worker", "--redis", REDIS_URL, "--wait", "1")
+    assert result.returncode == 3
+    assert f"no run was published on {REDIS_URL} within 1 s" in result.stderr.decode()
+
+
+def test_unreachable_redis_is_one_clear_error(tmp_path, home):
+    result = nigran("worker", "--redis", "redis://127.0.0.1:9/0", "--wait", "1")
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("nigran: error: Redis at redis://127.0.0.1:9/0 does not answer")
+
+
+def test_a_second_run_is_refused_while_one_is_open(tmp_path, demo_sites, frontier, home):
+    sources = demo_sources_file(tmp_path / "sources.yaml", demo_sites)
+    first = spawn(tmp_path, "first", "crawl", "--workers", REDIS_URL, "--sources", str(sources),
+                  "--db", f"sqlite:///{home / 'n.db'}")
+    try:
+        client = redis.Redis.from_url(REDIS_URL)
+        deadline = time.monotonic() + 30
+        while not client.exists("nigran:run"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        second = nigran("crawl", "--workers", REDIS_URL, "--sources", str(sources), "--db", f"sqlite:///{home / 'n.db'}")
+        assert second.returncode == 1
+        assert "is still open on this frontier" in second.stderr.decode()
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(30)
+
+
+def test_a_run_whose_coordinator_died_is_replaced_not_resumed(frontier):
+    from crawler.frontier import Frontier, FrontierError
+
+    client = redis.Redis.from_url(REDIS_URL)
+    old = Frontier.publish(client, 7, [], "sqlite://", lease_seconds=1)
+    client.zadd(old.key("leases"), {"w:1": 0})
+    with pytest.raises(FrontierError, match="run 7 is still open on this frontier"):
+        Frontier.publish(client, 8, [], "sqlite://", lease_seconds=1)
+    client.hset("nigran:run", "beat", time.time() - 10)  # its coordinator fell silent
+    Frontier.publish(client, 8, [], "sqlite://", lease_seconds=1)
+    assert Frontier.current(client).run_id == 8 and not client.exists(old.key("leases"))
