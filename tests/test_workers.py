@@ -149,3 +149,24 @@ def test_a_run_whose_coordinator_died_is_replaced_not_resumed(frontier):
     client.hset("nigran:run", "beat", time.time() - 10)  # its coordinator fell silent
     Frontier.publish(client, 8, [], "sqlite://", lease_seconds=1)
     assert Frontier.current(client).run_id == 8 and not client.exists(old.key("leases"))
+
+
+def test_a_stopped_worker_hands_its_requests_back_at_once(tmp_path, demo_sites, frontier):
+    db_url = scratch_pg_url()
+    with ListingSite(200, delay=0.05) as shop:
+        sources = sources_with_shop(tmp_path, demo_sites, shop, demo=())
+        coordinator, workers = start_run(tmp_path, sources, db_url, 2)  # leases last the default 30 s
+        deadline = time.monotonic() + 120
+        while len(shop.log) < 40:
+            assert time.monotonic() < deadline, "the crawl did not start"
+            time.sleep(0.1)
+        workers[0].send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        code, out, err = finished(tmp_path, coordinator, "coordinator")
+        took = time.monotonic() - stopped
+        stopped_code, _, stopped_err = finished(tmp_path, workers[0], "worker0")
+        finished(tmp_path, workers[1], "worker1")
+    assert code == 0, err[-3000:]
+    assert stopped_code == 130 and "ended with exit status 130" in stopped_err
+    assert set(shop.log) == {f"/p/{n}.html" for n in range(200)}
+    assert took < 25  # not waiting for the stopped worker's leases to expire
