@@ -114,8 +114,7 @@ def crawl(sources_path, names, db_url, tor_socks, tor_control, as_json, verbose,
     db = open_db(db_url)
     if redis_url:
         try:
-            result = coordinate(sources, db.url, redis_url, verbose=verbose, progress=not as_json,
-                                lease_seconds=float(os.environ.get("NIGRAN_LEASE_SECONDS", 0)) or None)
+            result = coordinate(sources, db.url, redis_url, verbose=verbose, progress=not as_json)
         except FrontierError as exc:
             fail(str(exc))
     else:

@@ -172,13 +172,16 @@ def _sweep(cli: ModuleType) -> click.Command:
     @cli.db_option
     @cli.json_option
     @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's INFO log on stderr.")
-    def sweep(sources_path, alerts_path, db_url, as_json, verbose):
+    @click.option("--workers", "redis_url", metavar="REDIS_URL",
+                  help="Have `nigran worker` processes crawl it through this Redis frontier (see `crawl --workers`).")
+    def sweep(sources_path, alerts_path, db_url, as_json, verbose, redis_url):
         """Crawl every enabled source once (for cron or a systemd timer), then queue and send alerts.
 
         Overlapping sweeps on one database (even from other hosts, on PostgreSQL) are refused.
         Exit status: 0 every source ran, 1 some failed, 2 invalid configuration, 3 another sweep
         holds the lock, 130 stopped by SIGTERM/SIGINT (the run is marked interrupted).
         """
+        from crawler.frontier import FrontierError
         from crawler.sweep import LockHeld, sweep as run_sweep
 
         sources = cli.load_or_exit(sources_path)
@@ -187,9 +190,11 @@ def _sweep(cli: ModuleType) -> click.Command:
         alerts = _load_alerts(cli, alerts_path)
         db = cli.open_db(db_url)
         try:
-            result = run_sweep(sources, db, alerts, verbose=verbose, progress=not as_json)
+            result = run_sweep(sources, db, alerts, verbose=verbose, progress=not as_json, redis_url=redis_url)
         except LockHeld as exc:
             cli.fail(str(exc), 3)
+        except FrontierError as exc:
+            cli.fail(str(exc))
         if as_json:
             cli.print_json_line(result.as_dict())
         else:

@@ -118,9 +118,12 @@ class LeaseMiddleware:
 
     async def process_start(self, start):
         frontier, name = frontier_of(self.crawler), self.crawler.spider.name
-        if not frontier.claim_seeding(name):
-            return
+        while not frontier.claim_seeding(name, WORKER):
+            if frontier.seeded(name):
+                return
+            await asyncio.sleep(1)  # another worker is seeding; its claim expires if it dies, then one of us seeds
         async for item_or_request in start:
+            frontier.keep_seeding(name)
             yield item_or_request
         frontier.seeding_done(name)
 

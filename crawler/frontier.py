@@ -211,9 +211,14 @@ class Frontier:
     def seeded(self, source: str) -> bool:
         return self.r.get(self.key(source, "seed")) == b"done"
 
-    def claim_seeding(self, source: str) -> bool:
-        """True for the one worker that queues a source's start requests."""
-        return bool(self.r.set(self.key(source, "seed"), "claimed", nx=True))
+    def claim_seeding(self, source: str, worker: str) -> bool:
+        """True for the one worker that queues a source's start requests (its claim lasts a lease time)."""
+        return bool(self.r.set(self.key(source, "seed"), f"claimed by {worker}", nx=True,
+                               px=int(self.lease_seconds * 1000)))
+
+    def keep_seeding(self, source: str) -> None:
+        """The seeding worker is alive: extend its claim."""
+        self.r.pexpire(self.key(source, "seed"), int(self.lease_seconds * 1000), xx=True)
 
     def seeding_done(self, source: str) -> None:
         self.r.set(self.key(source, "seed"), "done")

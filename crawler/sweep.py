@@ -116,19 +116,23 @@ def _interrupt(signum, _frame):
 
 
 def sweep(sources: list[Source], db: Database, alerts: AlertsFile, *, verbose: bool = False,
-          progress: bool = True) -> SweepResult:
+          progress: bool = True, redis_url: str | None = None) -> SweepResult:
     """Crawl the sources as one run with trigger `sweep`, queue and deliver alerts; raise LockHeld when another sweep runs.
 
     During the crawl Scrapy handles SIGTERM/SIGINT (the run ends `interrupted`); outside it a signal ends
     the sweep at once, between database transactions. An interrupted sweep queues its alerts but leaves
-    delivery to the next run.
+    delivery to the next run. With `redis_url`, workers on that frontier crawl it (crawler/worker.py).
     """
     from crawler.crawl import run_crawl  # Scrapy: only when crawling
+    from crawler.worker import coordinate
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _interrupt)
     with operation_lock(db, "sweep"):
-        crawl = run_crawl(sources, db.url, trigger="sweep", verbose=verbose, progress=progress)
+        if redis_url:
+            crawl = coordinate(sources, db.url, redis_url, trigger="sweep", verbose=verbose, progress=progress)
+        else:
+            crawl = run_crawl(sources, db.url, trigger="sweep", verbose=verbose, progress=progress)
         for signum in (signal.SIGTERM, signal.SIGINT):  # Scrapy's handlers are useless once its reactor stopped
             signal.signal(signum, _interrupt)
         with db.session() as s:

@@ -8,6 +8,7 @@ database come with the run (a worker's --db overrides the latter).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -35,17 +36,21 @@ def worker_settings(redis_url: str, run: RunInfo) -> dict[str, Any]:
             "NIGRAN_LEASE_SECONDS": run.lease_seconds}
 
 
-def coordinate(sources: list[Source], db_url: str, redis_url: str, *, home: Path | None = None,
-               verbose: bool = False, progress: bool = True, poll: float = 1.0,
+def coordinate(sources: list[Source], db_url: str, redis_url: str, *, trigger: str = "distributed",
+               home: Path | None = None, verbose: bool = False, progress: bool = True, poll: float = 1.0,
                lease_seconds: float | None = None) -> CrawlResult:
-    """Publish a run for the workers on `redis_url`, wait until they have drained it, report it."""
+    """Publish a run for the workers on `redis_url`, wait until they have drained it, report it.
+
+    Leases last `lease_seconds` (default $NIGRAN_LEASE_SECONDS, else 30 s): how long a dead worker's
+    requests wait before others take them."""
     home = home or data_home()
     client = connect(redis_url)
     recorder = recorder_at(db_url, str(home))
-    run_id = recorder.start_run("distributed")
+    run_id = recorder.start_run(trigger)
     log_file = open_log(home, f"run-{run_id}.log", verbose)
     try:
-        frontier = Frontier.publish(client, run_id, sources, db_url, lease_seconds)
+        frontier = Frontier.publish(client, run_id, sources, db_url,
+                                    lease_seconds or float(os.environ.get("NIGRAN_LEASE_SECONDS", 0)) or None)
     except FrontierError:
         recorder.finish_run(run_id, "failed", 2, {"error": "frontier busy"})
         raise

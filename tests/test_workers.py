@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import func, select
 
 from storage.db import Database
-from storage.models import Capture, Offer, Post
+from storage.models import Capture, Offer, Post, Run
 from tests.conftest import nigran, scratch_pg_url
 from tests.support.listing_site import ListingSite
 from tests.support.ops import demo_sources_file, spawn
@@ -170,3 +170,31 @@ def test_a_stopped_worker_hands_its_requests_back_at_once(tmp_path, demo_sites, 
     assert stopped_code == 130 and "ended with exit status 130" in stopped_err
     assert set(shop.log) == {f"/p/{n}.html" for n in range(200)}
     assert took < 25  # not waiting for the stopped worker's leases to expire
+
+
+def test_sweep_with_workers_crawls_through_them_then_sends_alerts(tmp_path, demo_sites, frontier):
+    db_url = scratch_pg_url()
+    sources = demo_sources_file(tmp_path / "sources.yaml", demo_sites, enabled=("demo-paste",))
+    sweep = spawn(tmp_path, "sweep", "sweep", "--workers", REDIS_URL, "--sources", str(sources), "--db", db_url,
+                  "--json", env={"NIGRAN_HOME": str(tmp_path / "home-c")})
+    worker = spawn(tmp_path, "worker0", "worker", "--redis", REDIS_URL, "--wait", "60",
+                   env={"NIGRAN_HOME": str(tmp_path / "home-0")})
+    code, out, err = finished(tmp_path, sweep, "sweep")
+    assert code == 0, err[-3000:]
+    assert finished(tmp_path, worker, "worker0")[0] == 0
+    result = json.loads(out.splitlines()[-1])
+    assert result["status"] == "finished" and result["sources"][0]["posts"] > 0 and "alerts" in result
+    with Database(db_url).session() as s:
+        assert s.scalar(select(Run.trigger).where(Run.id == result["run_id"])) == "sweep"
+
+
+def test_seeding_passes_to_another_worker_when_the_seeding_one_dies(frontier):
+    from crawler.frontier import Frontier
+
+    run = Frontier.publish(redis.Redis.from_url(REDIS_URL), 3, [], "sqlite://", lease_seconds=0.5)
+    assert run.claim_seeding("shop", "a") and not run.claim_seeding("shop", "b")
+    time.sleep(0.7)  # "a" died without finishing: its claim lapses
+    assert run.claim_seeding("shop", "b") and not run.seeded("shop")
+    run.seeding_done("shop")
+    time.sleep(0.7)
+    assert run.seeded("shop") and not run.claim_seeding("shop", "c")  # done is for good
