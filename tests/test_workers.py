@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+import yaml
 from sqlalchemy import func, select
 
 from storage.db import Database
@@ -198,3 +199,23 @@ def test_seeding_passes_to_another_worker_when_the_seeding_one_dies(frontier):
     run.seeding_done("shop")
     time.sleep(0.7)
     assert run.seeded("shop") and not run.claim_seeding("shop", "c")  # done is for good
+
+
+def test_workers_walk_telegram_channels_too(tmp_path, frontier):
+    from tests.support.telegram_site import CHANNELS, THROTTLED_CHANNEL, TelegramSite
+
+    db_url = scratch_pg_url()
+    public = [name for name in CHANNELS if name != THROTTLED_CHANNEL]
+    with TelegramSite() as site:
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(yaml.safe_dump({"sources": [{"name": "tg", "kind": "telegram", "via": "direct",
+                                                        "base_url": site.base_url, "channels": public}]}))
+        coordinator, workers = start_run(tmp_path, sources, db_url, 2)
+        code, out, err = finished(tmp_path, coordinator, "coordinator")
+        assert [finished(tmp_path, w, f"worker{i}")[0] for i, w in enumerate(workers)] == [0, 0]
+    assert code == 0, err[-3000:]
+    truth = {f"{c}/{i}" for c in public for i in site.channel_ids(c)}
+    with Database(db_url).session() as s:
+        assert set(s.scalars(select(Post.post_key))) == truth
+    paths = [entry.path for entry in site.log]
+    assert len(paths) == len(set(paths))  # each page of each channel fetched once
