@@ -219,3 +219,21 @@ def test_workers_walk_telegram_channels_too(tmp_path, frontier):
         assert set(s.scalars(select(Post.post_key))) == truth
     paths = [entry.path for entry in site.log]
     assert len(paths) == len(set(paths))  # each page of each channel fetched once
+
+
+@pytest.mark.tor
+def test_workers_crawl_an_onion_market_through_tor(tmp_path, tornet, demo_sites, frontier):
+    from tests.test_tor import onion_source, tor_env
+
+    db_url = scratch_pg_url()
+    demo_sites.clear_log()
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"sources": [onion_source(tornet, "market", demo_sites, max_pages=20)]}))
+    coordinator, workers = start_run(tmp_path, sources, db_url, 2, env=tor_env(tornet))
+    code, out, err = finished(tmp_path, coordinator, "coordinator")
+    assert [finished(tmp_path, w, f"worker{i}")[0] for i, w in enumerate(workers)] == [0, 0]
+    assert code == 0, err[-3000:]
+    paths = [path for _, method, path, _ in demo_sites.access_log["market"] if method == "GET"]
+    assert len(paths) == 20 and len(set(paths)) == 20
+    with Database(db_url).session() as s:
+        assert set(s.scalars(select(Capture.transport).distinct())) == {"tor"}
