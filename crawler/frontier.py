@@ -52,12 +52,26 @@ for _, token in ipairs(expired) do
 end
 return #expired
 """
-# Take a page from a source's budget. KEYS: pages set. ARGV: url, limit. 1 taken, 0 seen or spent.
-_TAKE = """
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
-if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('SADD', KEYS[1], ARGV[1])
-return 1
+# Queue a request unless seen or over budget; mark it seen and queued in one step, so that a worker dying
+# in between can neither lose it nor leave it marked but unqueued. A continuation also ends its parent's
+# lease. KEYS: queue, dupefilter, pages, leases, leased, origin. ARGV: score, request, fingerprint
+# ('' = no duplicate check), page url ('' = no budget), max pages, lease token ('' = none). 1 queued, 0 not.
+_PUSH = """
+local queued = 1
+if ARGV[3] ~= '' and redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then queued = 0 end
+if queued == 1 and ARGV[4] ~= '' and (redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 1
+                                      or redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[5])) then queued = 0 end
+if queued == 1 then
+  if ARGV[3] ~= '' then redis.call('SADD', KEYS[2], ARGV[3]) end
+  if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[4]) end
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+end
+if ARGV[6] ~= '' then
+  redis.call('ZREM', KEYS[4], ARGV[6])
+  redis.call('HDEL', KEYS[5], ARGV[6])
+  redis.call('HDEL', KEYS[6], ARGV[6])
+end
+return queued
 """
 # Enter a source's download slot. KEYS: holders zset, next-start key. ARGV: now_ms, holder, concurrency,
 # delay_ms, hold_ms. Returns 0 when entered, else milliseconds to wait.
@@ -105,7 +119,7 @@ class Frontier:
         self.lease_seconds = lease_seconds or self.LEASE_SECONDS
         self.base = f"{PREFIX}{run_id}:"
         self._pop, self._reap = client.register_script(_POP), client.register_script(_REAP)
-        self._take, self._enter = client.register_script(_TAKE), client.register_script(_ENTER)
+        self._push, self._enter = client.register_script(_PUSH), client.register_script(_ENTER)
 
     def key(self, *parts: str) -> str:
         return self.base + ":".join(parts)
@@ -164,22 +178,20 @@ class Frontier:
                               self.key("counter")], args=[time.time() + self.lease_seconds, worker])
         return (got[0].decode(), got[1]) if got else None
 
-    def _ack(self, pipe, token: str) -> None:
-        pipe.zrem(self.key("leases"), token)
-        pipe.hdel(self.key("leased"), token)
-        pipe.hdel(self.key("origin"), token)
+    def push(self, source: str, score: float, data: bytes, *, fingerprint: str = "", page: str = "",
+             max_pages: int = 0, lease: str = "") -> bool:
+        """Queue an encoded request unless its fingerprint was seen or its page is over the source's budget
+        (when given); with `lease`, end that lease in the same step (a retry or redirect replacing it)."""
+        keys = [self.key(source, "requests"), self.key(source, "dupefilter"), self.key(source, "pages"),
+                self.key("leases"), self.key("leased"), self.key("origin")]
+        return bool(self._push(keys=keys, args=[score, data, fingerprint, page, max_pages, lease]))
 
     def ack(self, token: str) -> None:
         """The leased request is done: everything that came of it is stored and queued."""
         pipe = self.r.pipeline()
-        self._ack(pipe, token)
-        pipe.execute()
-
-    def replace(self, token: str, queue_key: str, score: float, data: bytes) -> None:
-        """Queue a continuation (retry, redirect) of a leased request and end the lease, atomically."""
-        pipe = self.r.pipeline()
-        pipe.zadd(queue_key, {data: score})
-        self._ack(pipe, token)
+        pipe.zrem(self.key("leases"), token)
+        pipe.hdel(self.key("leased"), token)
+        pipe.hdel(self.key("origin"), token)
         pipe.execute()
 
     def renew(self, tokens: list[str]) -> None:
@@ -227,8 +239,17 @@ class Frontier:
         """Every source seeded, no request queued, none leased: the run's work is done."""
         return all(self.seeded(s) for s in sources) and not self.queued(sources) and not self.leased()
 
+    def add_stats(self, source: str, counters: dict[str, int], values: dict[str, str]) -> None:
+        """Add a worker's counter increments to a source's shared stats; set `values`."""
+        pipe = self.r.pipeline(transaction=False)
+        for key, amount in counters.items():
+            pipe.hincrby(self.key(source, "stats"), key, amount)
+        if values:
+            pipe.hset(self.key(source, "stats"), mapping=values)
+        pipe.execute()
+
     def stats(self, source: str) -> dict[str, Any]:
-        """A source's Scrapy stats as its workers kept them (FrontierStats)."""
+        """A source's stats, summed over its workers (crawler/distributed.py, FrontierStats)."""
         return {k.decode(): number_or_text(v.decode()) for k, v in self.r.hgetall(self.key(source, "stats")).items()}
 
     def heartbeat(self, worker: str) -> None:
@@ -244,15 +265,22 @@ class Frontier:
                 if now - float(at) < self.lease_seconds]
 
     # --- budgets and politeness ----------------------------------------------------------------
-    def take_page(self, source: str, url: str, limit: int) -> bool:
-        """One page of a source's max_pages, shared by every worker; False when seen or spent."""
-        return bool(self._take(keys=[self.key(source, "pages")], args=[url, limit]))
+    def may_take_page(self, source: str, url: str, limit: int) -> bool:
+        """Whether a page is neither seen nor over a source's budget (taken for good only when queued)."""
+        pages = self.key(source, "pages")
+        return not self.r.sismember(pages, url) and self.r.scard(pages) < limit
 
     def enter_slot(self, source: str, holder: str, concurrency: int, delay: float, hold: float) -> float:
         """Start a download of `source` when its shared concurrency and delay allow: 0, else seconds to wait."""
         wait_ms = self._enter(keys=[self.key("slot", source), self.key("next", source)],
                               args=[int(time.time() * 1000), holder, concurrency, int(delay * 1000), int(hold * 1000)])
         return int(wait_ms) / 1000
+
+    def renew_slot(self, source: str, holders: list[str]) -> None:
+        """A live worker keeps its places in a source's slot."""
+        if holders:
+            self.r.zadd(self.key("slot", source), {h: int((time.time() + self.lease_seconds) * 1000) for h in holders},
+                        xx=True)
 
     def leave_slot(self, source: str, holder: str) -> None:
         self.r.zrem(self.key("slot", source), holder)
@@ -277,13 +305,10 @@ class LeasedQueue(Base):
     def __len__(self) -> int:
         return self.server.zcard(self.key)
 
-    def push(self, request) -> None:
-        data, score = self._encode_request(request), -request.priority
-        token = request.meta.get("nigran_lease")
-        if token:  # a retry or redirect of a leased request: it replaces its lease
-            self.frontier.replace(token, self.key, score, data)
-        else:
-            self.server.zadd(self.key, {data: score})
+    def push(self, request, *, fingerprint: str = "", page: str = "", max_pages: int = 0, lease: str = "") -> bool:
+        """Queue a request, checked and marked in the same step (Frontier.push)."""
+        return self.frontier.push(self.spider.name, -request.priority, self._encode_request(request),
+                                  fingerprint=fingerprint, page=page, max_pages=max_pages, lease=lease)
 
     def pop(self, timeout: int = 0):
         got = self.frontier.pop(self.key, self.worker)
