@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.extraction import extract, find_identifiers
+from pipelines.redact import redact
 
 
 def values(text: str) -> list[tuple[str, str]]:
@@ -111,9 +112,12 @@ def test_passport_needs_passport_or_travel_talk():
     assert values("product code ab1234567") == []
 
 
-def test_identifiers_in_order_of_first_appearance_without_duplicates():
+def test_extraction_lists_each_identifier_once_masking_finds_every_sighting():
     text = "CNIC 35202-1234567-1 mobile 0300-1234567, again 03001234567 and 35202-1234567-1, passport AB1234567"
-    assert values(text) == [("cnic", "35202-1234567-1"), ("pk_mobile", "+923001234567"), ("passport", "AB1234567")]
+    assert [(f.type, f.value) for f in extract(text).identifiers] == [
+        ("cnic", "35202-1234567-1"), ("pk_mobile", "+923001234567"), ("passport", "AB1234567")]
+    assert values(text) == [("cnic", "35202-1234567-1"), ("pk_mobile", "+923001234567"), ("pk_mobile", "+923001234567"),
+                            ("cnic", "35202-1234567-1"), ("passport", "AB1234567")]
 
 
 def test_spans_point_at_the_raw_text():
@@ -126,3 +130,12 @@ def test_identifiers_are_reported_whatever_the_kind():
     ex = extract("My CNIC 35202-1234567-1 was misused, someone got a SIM on it. My number 0300-1234567. Help!")
     assert ex.kind == "other"
     assert [(f.type, f.value) for f in ex.identifiers] == [("cnic", "35202-1234567-1"), ("pk_mobile", "+923001234567")]
+
+
+def test_an_identifier_written_twice_is_masked_both_times():
+    text = "CNIC 35202-1234567-1 and 0301-2345678, again 0301-2345678 or 03012345678; cnic 35202-1234567-1"
+    stored = redact(text)
+    assert "1234567" not in stored and "2345678" not in stored and "23456" not in stored
+    assert stored.count("35202-*******-1") == 2 and stored.count("0301-*****78") == 2
+    assert [f.value for f in find_identifiers(text)].count("+923012345678") == 3
+    assert [f.value for f in extract(text).identifiers].count("+923012345678") == 1  # the label contract: unique

@@ -75,7 +75,8 @@ def _cue(norm: Normalized, text: str, kind: str, start: int, end: int) -> Cue:
 
 
 def find_identifiers(text: str) -> list[Found]:
-    """Every valid identifier in ``text`` (same validation as ``extract``), in text order."""
+    """Every sighting of a valid identifier in ``text`` (same validation as ``extract``), in text order:
+    what masking must cover."""
     text = _as_text(text)
     if _is_junk(text):
         return []

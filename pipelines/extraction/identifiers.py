@@ -152,6 +152,7 @@ def _cnic_value(digits: str) -> str:
 class Scan(NamedTuple):
     identifiers: list[Ident]          # valid, first sighting of each value, in text order
     masked: list[tuple[str, int, int]]  # (masked_cnic | masked_mobile, start, end)
+    every: list[Ident]                # every sighting, in text order
 
 
 def scan(text: str) -> Scan:
@@ -186,9 +187,9 @@ def scan(text: str) -> Scan:
         if (ident.type, ident.value) not in seen:
             seen.add((ident.type, ident.value))
             unique.append(ident)
-    return Scan(unique, masked)
+    return Scan(unique, masked, found)
 
 
 def find_all(text: str) -> list[Ident]:
-    """Every valid identifier in normalised ``text``: first sighting of each value, in text order."""
-    return scan(text).identifiers
+    """Every valid identifier in normalised ``text``, each sighting (a value written twice: twice), in text order."""
+    return scan(text).every
