@@ -42,13 +42,15 @@ def _anchor(el, text: str) -> str:
 
 
 def _content_elements(root):
-    """Elements outside navigation chrome."""
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
-        if any(isinstance(a.tag, str) and a.tag in SKIP for a in el.iterancestors()) or el.tag in SKIP:
-            continue
-        yield el
+    """Elements outside navigation chrome, in document order (chrome subtrees are never entered)."""
+    if any(isinstance(a.tag, str) and a.tag in SKIP for a in root.iterancestors()):
+        return
+    stack = [root]
+    while stack:
+        el = stack.pop()
+        if isinstance(el.tag, str) and el.tag not in SKIP:
+            yield el
+            stack.extend(reversed(el))
 
 
 def repeated_blocks(root) -> list[Block]:

@@ -98,11 +98,12 @@ class Recorder:
             self._tx = self._conn.begin()
             self._since = time.monotonic()
 
-    def _write(self, stmt, params: dict[str, Any]):
-        """Execute in the current batch transaction (committed by _maybe_commit when big or old enough)."""
+    def _write(self, stmt, params: dict[str, Any] | list[dict[str, Any]]):
+        """Execute in the current batch transaction (committed by _maybe_commit when big or old enough);
+        a list of parameter sets is one executemany."""
         self._begin()
         result = self._conn.execute(stmt, params)
-        self._pending += 1
+        self._pending += len(params) if isinstance(params, list) else 1
         return result
 
     def _maybe_commit(self) -> None:
@@ -244,12 +245,12 @@ class Recorder:
             "post_id": post_id, "source": source, "kind": kind, "categories": categories, "prices": prices,
             "contacts": protect_contacts(contacts), "volume": volume, "first_seen": seen_at, "last_seen": seen_at,
             "sightings": 1}).one()
-        if identifiers:
-            known = self._write(self._stmts.identifier_count, {"offer_id": offer_id}).scalar_one()
-            for i, (kind_, value) in enumerate(identifiers):
-                self._write(self._stmts.identifier, {
-                    "offer_id": offer_id, "position": known + i, "type": kind_, "masked": mask(kind_, value),
-                    "hmac": identifier_hmac(kind_, value)})
+        if identifiers:  # a new offer has none yet; a re-sighted one appends after those it has
+            known = 0 if sightings == 1 else \
+                self._write(self._stmts.identifier_count, {"offer_id": offer_id}).scalar_one()
+            self._write(self._stmts.identifier, [{
+                "offer_id": offer_id, "position": known + i, "type": kind_, "masked": mask(kind_, value),
+                "hmac": identifier_hmac(kind_, value)} for i, (kind_, value) in enumerate(identifiers)])
         self._maybe_commit()
         return Upsert(offer_id, sightings == 1)
 

@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import io
 import os
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,6 +34,7 @@ FIDELITY_NOTE = (
 _ORIG_TE = "X-Nigran-Orig-Transfer-Encoding"
 _BUF = 64 * 1024
 _MAX_HTTP_HEAD = 1024 * 1024
+_GZIP_LEVEL = 6  # warcio uses 9: on real pages half as much CPU again, for files under 1% smaller
 
 
 class WarcError(ValueError):
@@ -47,10 +49,43 @@ class _Sha256Digester(Digester):
         return "sha256:" + self.digester.hexdigest()
 
 
+class _GzipMember:
+    """One record compressed in memory as its own gzip member."""
+
+    def __init__(self):
+        self._zip = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(self._zip.compress(data))
+
+    def flush(self) -> None:
+        """Nothing to do: warcio flushes after each record; `finish` ends the member."""
+
+    def finish(self) -> bytes:
+        self._parts.append(self._zip.flush())
+        return b"".join(self._parts)
+
+
 class _Sha256WARCWriter(WARCWriter):
+    """warcio's writer with SHA-256 digests; each record one gzip member, written (and flushed) in
+    one call. Counts the bytes written, so offsets need no tell() (a seek on every call)."""
+
+    def __init__(self, filebuf, **kwargs):
+        super().__init__(filebuf, gzip=False, **kwargs)
+        self.written = 0
+
     @staticmethod
     def _create_digester():
         return _Sha256Digester()
+
+    def _write_warc_record(self, out, record):
+        member = _GzipMember()
+        super()._write_warc_record(member, record)
+        data = member.finish()
+        out.write(data)
+        out.flush()
+        self.written += len(data)
 
 
 class _HttpHeaders(StatusAndHeaders):
@@ -128,7 +163,7 @@ class WarcWriter:
 
     def _ready(self) -> bool:
         """Open the first file, or the next one when the current is full; True if opened."""
-        if self._fh is not None and self._fh.tell() < self.max_size:
+        if self._fh is not None and self._writer.written < self.max_size:
             return False
         self.close()
         self._serial += 1
@@ -136,7 +171,7 @@ class WarcWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / f"{self.prefix}-{stamp}-{self._serial:05d}.warc.gz"
         self._fh = open(self.path, "xb")
-        self._writer = _Sha256WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        self._writer = _Sha256WARCWriter(self._fh, warc_version="1.1")
         self._warcinfo_id = None
         if self._info_fields is not None:
             self._write_warcinfo()
@@ -166,7 +201,7 @@ class WarcWriter:
             uri, rec_type, payload=io.BytesIO(payload), length=len(payload),
             warc_content_type=content_type, warc_headers_dict=warc_headers,
             http_headers=http_headers)
-        offset = self._fh.tell()
+        offset = self._writer.written
         self._writer.write_record(record)
         return record_id, offset
 
