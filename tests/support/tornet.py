@@ -108,6 +108,7 @@ class _Node:
     control_port: int
     or_port: int = 0
     dir_port: int = 0
+    socks_port: int = 0
     fingerprint: str = ""
     v3ident: str = ""
     torrc: list[str] = field(default_factory=list)
@@ -136,11 +137,12 @@ class PrivateTorNetwork:
 
     `extra_socks_ports` more client SocksPorts get `extra_socks_flags` (e.g. IsolateDestAddr);
     `map_addresses` adds client `MapAddress` lines (e.g. {"clearnet.test": "127.0.0.1"}).
+    `extra_clients` more client tors are started like the main one (with one SocksPort each); see `client_ports()`.
     """
 
     def __init__(self, workdir: Path, onion_targets: dict[str, int] | None = None, authorities: int = 3,
                  relays: int = 2, extra_socks_ports: int = 0, extra_socks_flags: tuple[str, ...] = (),
-                 map_addresses: dict[str, str] | None = None):
+                 map_addresses: dict[str, str] | None = None, extra_clients: int = 0):
         self.workdir = Path(workdir).resolve()
         self.onion_targets = dict(onion_targets or {})
         bad = [name for name in self.onion_targets if not _NAME.fullmatch(name)]
@@ -148,11 +150,15 @@ class PrivateTorNetwork:
             raise ValueError(f"onion target names must match {_NAME.pattern}: {bad}")
         if authorities < 1 or relays < 0:
             raise ValueError("need at least one authority")
+        if extra_clients < 0:
+            raise ValueError("extra_clients cannot be negative")
         self._n_authorities, self._n_relays = authorities, relays
         self._n_extra_socks, self._extra_socks_flags = extra_socks_ports, tuple(extra_socks_flags)
         self._map_addresses = dict(map_addresses or {})
+        self._n_extra_clients = extra_clients
         self._nodes: list[_Node] = []
         self._client: _Node | None = None
+        self._clients: list[_Node] = []
         self._onion: _Node | None = None
         self.socks_port = 0
         self.extra_socks_ports: list[int] = []
@@ -178,6 +184,10 @@ class PrivateTorNetwork:
     def pids(self) -> list[int]:
         """Pids of every tor process started so far (running or not)."""
         return [node.proc.pid for node in self._nodes if node.proc is not None] + self._old_client_pids
+
+    def client_ports(self) -> list[tuple[int, int]]:
+        """(SOCKS port, control port) of each client tor, the main client first, then the `extra_clients`."""
+        return [(node.socks_port, node.control_port) for node in self._clients]
 
     def onion(self, name: str) -> str:
         """The `<56 chars>.onion` hostname that serves `onion_targets[name]` on port 80."""
@@ -243,16 +253,19 @@ class PrivateTorNetwork:
     def _start(self, deadline: float) -> None:
         self._old_client_pids = []
         self.workdir.mkdir(parents=True, exist_ok=True)
-        ports = _free_ports(3 * self._n_authorities + 2 * self._n_relays + 3 + self._n_extra_socks)
+        ports = _free_ports(3 * self._n_authorities + 2 * self._n_relays + 3 + self._n_extra_socks
+                            + 2 * self._n_extra_clients)
         authorities = [_Node(f"auth{i}", self.workdir / f"auth{i}", ports.pop(), ports.pop(), ports.pop())
                        for i in range(self._n_authorities)]
         relays = [_Node(f"relay{i}", self.workdir / f"relay{i}", ports.pop(), ports.pop())
                   for i in range(self._n_relays)]
-        self._client = _Node("client", self.workdir / "client", ports.pop())
-        self.socks_port = ports.pop()
+        self._client = _Node("client", self.workdir / "client", ports.pop(), socks_port=ports.pop())
+        self.socks_port = self._client.socks_port
         self.extra_socks_ports = [ports.pop() for _ in range(self._n_extra_socks)]
+        self._clients = [self._client] + [_Node(f"client{i}", self.workdir / f"client{i}", ports.pop(),
+                                                socks_port=ports.pop()) for i in range(1, self._n_extra_clients + 1)]
         self._onion = _Node("onion", self.workdir / "onion", ports.pop()) if self.onion_targets else None
-        self._nodes = [*authorities, *relays, self._client] + ([self._onion] if self._onion else [])
+        self._nodes = [*authorities, *relays, *self._clients] + ([self._onion] if self._onion else [])
         for node in self._nodes:
             shutil.rmtree(node.datadir, ignore_errors=True)
             node.datadir.mkdir(mode=0o700)
@@ -261,10 +274,11 @@ class PrivateTorNetwork:
         self._write_torrcs(authorities, relays)
         self._launch([*authorities, *relays], deadline)
         self._wait_consensus(authorities, len(authorities) + len(relays), deadline)
-        self._launch([self._client] + ([self._onion] if self._onion else []), deadline)
+        self._launch(self._clients + ([self._onion] if self._onion else []), deadline)
         if self._onion:
             self._onion.control.command("SETEVENTS HS_DESC")
-        self._wait_bootstrapped(self._client, deadline)
+        for client in self._clients:
+            self._wait_bootstrapped(client, deadline)
         if self._onion:
             self._wait_descriptors(deadline)
 
@@ -331,11 +345,12 @@ class PrivateTorNetwork:
                 "TestingDirAuthVoteHSDir *", "TestingMinExitFlagThreshold 0", "AuthDirTestReachability 0",
                 f"TestingDirAuthVoteGuard {guards}", "TestingDirAuthVoteGuardIsStrict 1",
                 f"V3BandwidthsFile {bandwidths}"]
+        for client in self._clients:
+            client.torrc += [
+                f"SocksPort 127.0.0.1:{client.socks_port}", "UseMicrodescriptors 0", "VanguardsLiteEnabled 0",
+                *(f"MapAddress {name} {target}" for name, target in self._map_addresses.items())]
         self._client.torrc += [
-            f"SocksPort 127.0.0.1:{self.socks_port}",
-            *(" ".join([f"SocksPort 127.0.0.1:{port}", *self._extra_socks_flags]) for port in self.extra_socks_ports),
-            "UseMicrodescriptors 0", "VanguardsLiteEnabled 0",
-            *(f"MapAddress {name} {target}" for name, target in self._map_addresses.items())]
+            " ".join([f"SocksPort 127.0.0.1:{port}", *self._extra_socks_flags]) for port in self.extra_socks_ports]
         if self._onion:
             self._onion.torrc += ["SocksPort 0", "UseMicrodescriptors 0", "VanguardsLiteEnabled 0"]
             for name, port in self.onion_targets.items():
