@@ -55,6 +55,9 @@ def coordinate(sources: list[Source], db_url: str, redis_url: str, *, trigger: s
         recorder.finish_run(run_id, "failed", 2, {"error": "frontier busy"})
         raise
     names = [s.name for s in sources]
+    if db_url.startswith("sqlite"):
+        log.warning("run %d: the database is SQLite, which only workers on this host can reach; "
+                    "a team uses PostgreSQL", run_id)
     log.info("run %d: published %s on %s for the workers", run_id, ", ".join(names), redis_url)
     console = Console(stderr=True)
     status = "interrupted"
