@@ -34,10 +34,12 @@ def frontier():
     client.flushdb()
 
 
-def sources_with_shop(tmp_path, demo_sites, shop: ListingSite, demo: tuple[str, ...] = DEMO):
+def sources_with_shop(tmp_path, demo_sites, shop: ListingSite, demo: tuple[str, ...] = DEMO, concurrency: int = 8,
+                      delay: float = 0.0):
     path = demo_sources_file(tmp_path / "sources.yaml", demo_sites, enabled=demo)
     text = path.read_text() + (f"- name: big-shop\n  kind: market\n  via: direct\n  start_urls: [{shop.url}]\n"
-                               f"  max_depth: 30\n  max_pages: {shop.pages}\n  concurrency: 8\n")
+                               f"  max_depth: 30\n  max_pages: {shop.pages}\n  concurrency: {concurrency}\n"
+                               f"  download_delay: {delay}\n")
     path.write_text(text)
     return path
 
@@ -251,3 +253,25 @@ def test_workers_crawl_an_onion_market_through_tor(tmp_path, tornet, demo_sites,
     assert len(paths) == 20 and len(set(paths)) == 20
     with Database(db_url).session() as s:
         assert set(s.scalars(select(Capture.transport).distinct())) == {"tor"}
+
+
+def test_a_sources_concurrency_and_delay_hold_across_workers(tmp_path, demo_sites, frontier):
+    db_url = scratch_pg_url()
+    with ListingSite(30, delay=0.2) as shop:  # slow pages: each worker alone would open 2 at once
+        sources = sources_with_shop(tmp_path, demo_sites, shop, demo=(), concurrency=2)
+        coordinator, workers = start_run(tmp_path, sources, db_url, 3)
+        assert finished(tmp_path, coordinator, "coordinator")[0] == 0
+        [finished(tmp_path, w, f"worker{i}") for i, w in enumerate(workers)]
+    assert len(shop.log) == 30 and shop.most_busy == 2  # never 3 workers x 2
+    db_url = scratch_pg_url()
+    frontier_client = redis.Redis.from_url(REDIS_URL)
+    frontier_client.flushdb()
+    with ListingSite(12) as shop:
+        sources = sources_with_shop(tmp_path, demo_sites, shop, demo=(), concurrency=4, delay=0.3)
+        coordinator, workers = start_run(tmp_path, sources, db_url, 3)
+        assert finished(tmp_path, coordinator, "coordinator")[0] == 0
+        [finished(tmp_path, w, f"worker{i}") for i, w in enumerate(workers)]
+    gaps = [b - a for a, b in zip(shop.arrivals, shop.arrivals[1:])]
+    # one download_delay between request starts, team-wide (seen at the server, give or take the jitter of
+    # the way there); unshared, three workers would each keep their own 0.3 s
+    assert len(gaps) == 11 and min(gaps) >= 0.15 and sum(gaps) / len(gaps) >= 0.29

@@ -1,5 +1,6 @@
 """A large synthetic shop for the distributed-crawl tests: `pages` listing pages linked as a binary tree,
-each with one offer, served on 127.0.0.1 with an optional delay; logs every path it serves."""
+each with one offer, served on 127.0.0.1 with an optional delay; logs every path it serves, when each
+request came, and the most requests it ever had in progress at once."""
 from __future__ import annotations
 
 import threading
@@ -17,6 +18,8 @@ class ListingSite:
     def __init__(self, pages: int, delay: float = 0.0):
         self.pages, self.delay = pages, delay
         self.log: list[str] = []
+        self.arrivals: list[float] = []
+        self.busy = self.most_busy = 0
         lock = threading.Lock()
         site = self
 
@@ -26,9 +29,14 @@ class ListingSite:
             def do_GET(self):
                 with lock:
                     site.log.append(self.path)
+                    site.arrivals.append(time.monotonic())
+                    site.busy += 1
+                    site.most_busy = max(site.most_busy, site.busy)
                 num = self.path.removeprefix("/p/").removesuffix(".html")
                 body = page(int(num), site.pages) if num.isdigit() and int(num) < site.pages else None
                 time.sleep(site.delay)
+                with lock:
+                    site.busy -= 1
                 self.send_response(200 if body else 404)
                 body = body or b"not found"
                 self.send_header("Content-Type", "text/html; charset=utf-8")
