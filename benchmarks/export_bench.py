@@ -26,7 +26,7 @@ WORDS = "CNIC copy SIM owner details call record travel history rabta karein pri
 
 def fill(home: Path, captures: int, body_kb: int) -> None:
     from storage.db import Database
-    from storage.recorder import Recorder
+    from storage.recorder import OfferData, Recorder
 
     recorder = Recorder(Database(f"sqlite:///{home / 'nigran.db'}"), home / "bodies", operator="bench")
     run = recorder.start_run("bench")
@@ -40,10 +40,10 @@ def fill(home: Path, captures: int, body_kb: int) -> None:
             body=f"<html><body><p>{text}</p></body></html>".encode(), run_id=run, source="bench", kind="http",
             url=url, final_url=url, method="GET", status=200, headers=[["Content-Type", "text/html"]],
             fetched_at=seen, transport="tor")
-        post = recorder.post(source="bench", post_key=url, capture_id=capture_id, seen_at=seen, url=url,
-                             text=f"CNIC copy {n} Rs 500 {text[:400]}")
-        recorder.offer(post_id=post.id, source="bench", seen_at=seen, kind="offer", categories=["cnic"],
-                       prices=[{"amount": 500, "currency": "PKR"}], contacts=[], volume=None, identifiers=[])
+        recorder.post(source="bench", post_key=url, capture_id=capture_id, seen_at=seen, url=url,
+                      text=f"CNIC copy {n} Rs 500 {text[:400]}",
+                      offer=OfferData(kind="offer", categories=["cnic"], prices=[{"amount": 500, "currency": "PKR"}],
+                                      contacts=[], volume=None, identifiers=[]))
     recorder.finish_run(run, "finished", 0, {})
     recorder.close()
 

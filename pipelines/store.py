@@ -1,10 +1,14 @@
-"""Item pipeline: store posts (identifiers masked) and their offers; a re-sighting updates, never duplicates."""
+"""Item pipeline: store posts (identifiers masked) and their offers; a re-sighting updates, never duplicates.
+
+Writes are batched by the recorder; counts (new / updated) are taken when a batch is committed."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 
 from crawler.runtime import recorder_for
 from pipelines.redact import redact
+from storage.recorder import OfferData, Sighting
 
 STORED_KINDS = ("offer", "request")
 
@@ -19,19 +23,24 @@ class StorePipeline:
         return cls(crawler)
 
     def process_item(self, item):
-        seen_at = item.get("fetched_at") or datetime.now(timezone.utc)
-        post = self.recorder.post(
-            source=item["source"], post_key=item["post_key"], capture_id=item["capture_id"], seen_at=seen_at,
-            url=item["url"], title=redact(item.get("title")), author=redact(item.get("author")),
-            posted_at=item.get("posted_at"), text=redact(item["text"]), extra=item.get("extra") or {})
-        self.stats.inc_value("nigran/posts")
-        self.stats.inc_value("nigran/posts_new" if post.new else "nigran/posts_updated")
         ex = item.get("extraction")
-        if ex is not None and ex.kind in STORED_KINDS:
-            offer = self.recorder.offer(
-                post_id=post.id, source=item["source"], seen_at=seen_at, kind=ex.kind,
-                categories=list(ex.categories), prices=[{"amount": p.amount, "currency": p.currency} for p in ex.prices],
-                contacts=[{"type": c.type, "value": c.value} for c in ex.contacts], volume=ex.volume,
-                identifiers=[(i.type, i.value) for i in ex.identifiers])
-            self.stats.inc_value("nigran/offers_new" if offer.new else "nigran/offers_updated")
+        offer = OfferData(
+            kind=ex.kind, categories=list(ex.categories), volume=ex.volume,
+            prices=[{"amount": p.amount, "currency": p.currency} for p in ex.prices],
+            contacts=[{"type": c.type, "value": c.value} for c in ex.contacts],
+            identifiers=[(i.type, i.value) for i in ex.identifiers]) \
+            if ex is not None and ex.kind in STORED_KINDS else None
+        sighting = self.recorder.post(
+            source=item["source"], post_key=item["post_key"], capture_id=item["capture_id"],
+            seen_at=item.get("fetched_at") or datetime.now(timezone.utc), url=item["url"],
+            title=redact(item.get("title")), author=redact(item.get("author")), posted_at=item.get("posted_at"),
+            text=redact(item["text"]), extra=item.get("extra") or {}, offer=offer)
+        self.recorder.when_committed(partial(self._count, sighting))
         return item
+
+    def _count(self, sighting: Sighting) -> None:
+        """Count a post (and its offer) as new or updated once the batch holding them is committed."""
+        self.stats.inc_value("nigran/posts")
+        self.stats.inc_value("nigran/posts_new" if sighting.post.new else "nigran/posts_updated")
+        if sighting.offer is not None:
+            self.stats.inc_value("nigran/offers_new" if sighting.offer.new else "nigran/offers_updated")

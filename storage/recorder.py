@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.bodies import BodyStore
@@ -17,7 +17,7 @@ from storage.evidence import custody, keys
 from storage.evidence.provenance import operator as default_operator
 from storage.evidence.warcstore import Pointer, RunWarcs
 from storage.models import Capture, CaptureArtifact, Offer, OfferIdentifier, Post, Run, utcnow
-from storage.secrets import identifier_hmac, mask
+from storage.secrets import identifier_hmac, identifier_key, mask
 
 MASKED_CONTACTS = {"whatsapp"}  # phone numbers are personal data even when they are the seller's
 
@@ -26,6 +26,54 @@ MASKED_CONTACTS = {"whatsapp"}  # phone numbers are personal data even when they
 class Upsert:
     id: int
     new: bool
+
+
+@dataclass(frozen=True)
+class OfferData:
+    """An offer as the extraction engine found it in a post (raw identifiers: the recorder protects them)."""
+
+    kind: str
+    categories: list[str]
+    prices: list[dict]
+    contacts: list[dict]
+    volume: int | None
+    identifiers: list[tuple[str, str]]
+
+
+@dataclass
+class _Staged:
+    """A post (and its offer) sighted in the current batch, possibly more than once: the newest values win,
+    the first sighting's first_seen and capture stay, sightings add up."""
+
+    post: dict[str, Any]
+    sightings: int = 0
+    offer: dict[str, Any] | None = None
+    offer_sightings: int = 0
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+    post_result: Upsert | None = None
+    offer_result: Upsert | None = None
+
+
+class Sighting:
+    """One sighting staged by `Recorder.post`; `post` and `offer` are known once the batch is committed
+    (see `Recorder.when_committed`). Only a post's (or offer's) first sighting in a batch can be `new`."""
+
+    __slots__ = ("_staged", "_first_post", "_first_offer")
+
+    def __init__(self, staged: _Staged, first_post: bool, first_offer: bool | None):
+        self._staged, self._first_post, self._first_offer = staged, first_post, first_offer
+
+    @property
+    def post(self) -> Upsert | None:
+        done = self._staged.post_result
+        return None if done is None else Upsert(done.id, done.new and self._first_post)
+
+    @property
+    def offer(self) -> Upsert | None:
+        done = self._staged.offer_result
+        if done is None or self._first_offer is None:
+            return None
+        return Upsert(done.id, done.new and self._first_offer)
 
 
 def _insert(db: Database, model):
@@ -38,12 +86,13 @@ def _insert(db: Database, model):
     raise NotImplementedError(f"upserts need PostgreSQL or SQLite, not {dialect}")
 
 
-def protect_contacts(contacts: list[dict[str, str]]) -> list[dict[str, str]]:
+def protect_contacts(contacts: list[dict[str, str]], key: bytes | None = None) -> list[dict[str, str]]:
     """Contacts as stored: phone-like ones masked and keyed-hashed."""
     out = []
     for c in contacts:
         if c["type"] in MASKED_CONTACTS:
-            out.append({"type": c["type"], "value": mask(c["type"], c["value"]), "hmac": identifier_hmac(c["type"], c["value"])})
+            out.append({"type": c["type"], "value": mask(c["type"], c["value"]),
+                        "hmac": identifier_hmac(c["type"], c["value"], key)})
         else:
             out.append({"type": c["type"], "value": c["value"]})
     return out
@@ -65,8 +114,10 @@ class Recorder:
 
     Crawl writes (captures, posts, offers) share a transaction that is committed every
     COMMIT_EVERY operations or COMMIT_SECONDS, and by `flush()`; a crash loses at most that last
-    uncommitted batch, and the body files and WARC records it referenced stay on disk. At commit a
-    batch fsyncs the WARC files, locks the custody log's head and chains a "capture stored" event per
+    uncommitted batch, and the body files and WARC records it referenced stay on disk. Captures are
+    inserted at once (their ids name them in WARC metadata and posts); posts and offers are staged and
+    upserted at commit, a few statements per batch rather than several per post. At commit a batch
+    fsyncs the WARC files, locks the custody log's head and chains a "capture stored" event per
     capture: the head is held for milliseconds, so many workers can write to one database at once.
     Runs commit at once.
     """
@@ -83,6 +134,7 @@ class Recorder:
         self.operator = operator or default_operator()
         self.warcs = RunWarcs(warc_root or self.home / "warc", self.operator, writer)
         self._stmts = _Statements(db)
+        self._key = identifier_key()
         self._conn = None
         self._tx = None
         self._pending = 0
@@ -91,6 +143,7 @@ class Recorder:
         self._on_commit: list[Callable[[], None]] = []
         self._recent: OrderedDict[int, _Recent] = OrderedDict()
         self._post_keys: dict[int, list[str]] = {}
+        self._staged: dict[tuple[str, str], _Staged] = {}
 
     def _begin(self) -> None:
         if self._tx is None:
@@ -115,6 +168,7 @@ class Recorder:
         """Write the batch's post metadata, fsync the WARC files, append its custody events, commit;
         then run what waited for this commit."""
         if self._tx is not None:
+            self._write_staged()
             self._write_post_metadata()
             self.warcs.sync()
             if self._events:
@@ -228,31 +282,73 @@ class Recorder:
                 self.warcs.metadata(recent.run_id, recent.url, fields, refers_to=recent.record_id)
         self._post_keys.clear()
 
-    def post(self, *, source: str, post_key: str, capture_id: int, seen_at: datetime, **fields: Any) -> Upsert:
-        """Insert a post or, when its key is known, count one more sighting and keep the newest text."""
-        post_id, sightings = self._write(self._stmts.post, {
-            "source": source, "post_key": post_key, "first_seen": seen_at, "last_seen": seen_at, "sightings": 1,
-            "first_capture_id": capture_id, "capture_id": capture_id, **fields}).one()
+    def post(self, *, source: str, post_key: str, capture_id: int, seen_at: datetime, url: str, text: str,
+             title: str | None = None, author: str | None = None, posted_at: datetime | None = None,
+             extra: dict[str, Any] | None = None, offer: OfferData | None = None) -> Sighting:
+        """Stage a sighting of a post and of its offer, if it holds one: a new post (offer) is inserted, a
+        known one counts one more sighting and keeps the newest values. Written at the batch's commit;
+        identifiers are stored keyed-hashed and masked only."""
+        self._begin()
+        staged = self._staged.get((source, post_key))
+        newest = {"source": source, "post_key": post_key, "last_seen": seen_at, "capture_id": capture_id, "url": url,
+                  "text": text, "title": title, "author": author, "posted_at": posted_at, "extra": extra or {}}
+        if staged is None:
+            staged = self._staged[source, post_key] = _Staged({**newest, "first_seen": seen_at,
+                                                               "first_capture_id": capture_id})
+        else:
+            staged.post.update(newest)
+        staged.sightings += 1
+        first_offer = None
+        if offer is not None:
+            staged.offer_sightings += 1
+            first_offer = staged.offer_sightings == 1
+            newest_offer = {"source": source, "kind": offer.kind, "categories": offer.categories,
+                            "prices": offer.prices, "contacts": protect_contacts(offer.contacts, self._key),
+                            "volume": offer.volume, "last_seen": seen_at}
+            staged.offer = {**newest_offer, "first_seen": seen_at} if first_offer else {**staged.offer, **newest_offer}
+            staged.identifiers += [i for i in dict.fromkeys(offer.identifiers) if i not in staged.identifiers]
         self._post_keys.setdefault(capture_id, []).append(post_key)
+        self._pending += 1
         self._maybe_commit()
-        return Upsert(post_id, sightings == 1)
+        return Sighting(staged, staged.sightings == 1, first_offer)
 
-    def offer(self, *, post_id: int, source: str, seen_at: datetime, kind: str, categories: list[str],
-              prices: list[dict], contacts: list[dict], volume: int | None,
-              identifiers: list[tuple[str, str]]) -> Upsert:
-        """Insert or re-sight the offer of a post; identifiers are stored keyed-hashed and masked only."""
-        offer_id, sightings = self._write(self._stmts.offer, {
-            "post_id": post_id, "source": source, "kind": kind, "categories": categories, "prices": prices,
-            "contacts": protect_contacts(contacts), "volume": volume, "first_seen": seen_at, "last_seen": seen_at,
-            "sightings": 1}).one()
-        if identifiers:  # a new offer has none yet; a re-sighted one appends after those it has
-            known = 0 if sightings == 1 else \
-                self._write(self._stmts.identifier_count, {"offer_id": offer_id}).scalar_one()
-            self._write(self._stmts.identifier, [{
-                "offer_id": offer_id, "position": known + i, "type": kind_, "masked": mask(kind_, value),
-                "hmac": identifier_hmac(kind_, value)} for i, (kind_, value) in enumerate(identifiers)])
-        self._maybe_commit()
-        return Upsert(offer_id, sightings == 1)
+    def _write_staged(self) -> None:
+        """Upsert the batch's posts, then their offers, then the offers' new identifiers: one statement each."""
+        staged, self._staged = list(self._staged.values()), {}
+        if not staged:
+            return
+        stored = {(row.source, row.post_key): (row.id, row.sightings) for row in self._conn.execute(
+            self._stmts.post, [{**s.post, "sightings": s.sightings} for s in staged])}
+        for s in staged:
+            post_id, sightings = stored[s.post["source"], s.post["post_key"]]
+            s.post_result = Upsert(post_id, sightings == s.sightings)
+        offered = {s.post_result.id: s for s in staged if s.offer is not None}
+        if not offered:
+            return
+        for row in self._conn.execute(self._stmts.offer, [
+                {**s.offer, "post_id": post_id, "sightings": s.offer_sightings} for post_id, s in offered.items()]):
+            s = offered[row.post_id]
+            s.offer_result = Upsert(row.id, row.sightings == s.offer_sightings)
+        self._write_identifiers([s for s in offered.values() if s.identifiers])
+
+    def _write_identifiers(self, staged: list[_Staged]) -> None:
+        """A new offer's identifiers take positions from 0; a re-sighted one's new identifiers follow those
+        it holds."""
+        held: dict[int, set[tuple[str, str]]] = {}
+        resighted = [s.offer_result.id for s in staged if not s.offer_result.new]
+        if resighted:
+            for offer_id, kind, digest in self._conn.execute(self._stmts.identifiers_held, {"offer_ids": resighted}):
+                held.setdefault(offer_id, set()).add((kind, digest))
+        rows = []
+        for s in staged:
+            offer_id = s.offer_result.id
+            known = held.get(offer_id, set())
+            hashed = [(kind, value, identifier_hmac(kind, value, self._key)) for kind, value in s.identifiers]
+            fresh = [(kind, value, digest) for kind, value, digest in hashed if (kind, digest) not in known]
+            rows += [{"offer_id": offer_id, "position": len(known) + n, "type": kind, "masked": mask(kind, value),
+                      "hmac": digest} for n, (kind, value, digest) in enumerate(fresh)]
+        if rows:
+            self._conn.execute(self._stmts.identifier, rows)
 
 
 class _Statements:
@@ -265,18 +361,19 @@ class _Statements:
         post = _insert(db, Post)
         self.post = post.on_conflict_do_update(
             index_elements=["source", "post_key"],
-            set_={"last_seen": post.excluded.last_seen, "sightings": Post.sightings + 1,
+            set_={"last_seen": post.excluded.last_seen, "sightings": Post.sightings + post.excluded.sightings,
                   "capture_id": post.excluded.capture_id, "text": post.excluded.text, "title": post.excluded.title,
                   "author": post.excluded.author, "posted_at": post.excluded.posted_at, "url": post.excluded.url,
                   "extra": post.excluded.extra},
-        ).returning(Post.id, Post.sightings)
+        ).returning(Post.source, Post.post_key, Post.id, Post.sightings)
         offer = _insert(db, Offer)
         self.offer = offer.on_conflict_do_update(
             index_elements=["post_id"],
-            set_={"last_seen": offer.excluded.last_seen, "sightings": Offer.sightings + 1, "kind": offer.excluded.kind,
+            set_={"last_seen": offer.excluded.last_seen, "sightings": Offer.sightings + offer.excluded.sightings,
+                  "kind": offer.excluded.kind,
                   "categories": offer.excluded.categories, "prices": offer.excluded.prices,
                   "contacts": offer.excluded.contacts, "volume": offer.excluded.volume},
-        ).returning(Offer.id, Offer.sightings)
-        self.identifier_count = (select(func.count()).select_from(OfferIdentifier)
-                                 .where(OfferIdentifier.offer_id == bindparam("offer_id")))
+        ).returning(Offer.post_id, Offer.id, Offer.sightings)
+        self.identifiers_held = (select(OfferIdentifier.offer_id, OfferIdentifier.type, OfferIdentifier.hmac)
+                                 .where(OfferIdentifier.offer_id.in_(bindparam("offer_ids", expanding=True))))
         self.identifier = _insert(db, OfferIdentifier).on_conflict_do_nothing()

@@ -31,10 +31,14 @@ def _load_key(path: Path) -> bytes:
     return key
 
 
-def identifier_hmac(kind: str, value: str) -> str:
-    """HMAC-SHA256 of a normalised identifier under the installation key (hex)."""
-    key = _load_key(key_path())
-    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+def identifier_key() -> bytes:
+    """The installation key (created on first use); hold on to it when hashing many identifiers."""
+    return _load_key(key_path())
+
+
+def identifier_hmac(kind: str, value: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of a normalised identifier under the installation key, or `key` (hex)."""
+    return hmac.new(key or identifier_key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def mask(kind: str, value: str) -> str:

@@ -11,7 +11,7 @@ from storage.db import Database
 from storage.evidence import custody
 from storage.evidence.warc import read_record, verify_warc
 from storage.models import Capture, CaptureArtifact, CustodyCheckpoint, CustodyEvent
-from storage.recorder import Recorder
+from storage.recorder import OfferData, Recorder
 
 WARCIO = Path(sys.executable).parent / "warcio"
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
@@ -37,12 +37,12 @@ def make_store(home: Path, db_url: str, posts: list[dict]) -> Database:
             recorder.capture_artifact(page_capture_id=capture_id, role="screenshot", data=p["screenshot"],
                                       content_type="image/png", url=p["url"], source="market-x", run_id=run,
                                       fetched_at=seen)
-        post = recorder.post(source="market-x", post_key=f"{p['url']}#1", capture_id=capture_id, seen_at=seen,
-                             url=p["url"], title=p.get("title"), author=p.get("author", "seller"), text=p["text"])
-        recorder.offer(post_id=post.id, source="market-x", seen_at=seen, kind="offer",
-                       categories=p.get("categories", ["cnic"]), prices=[{"amount": 500, "currency": "PKR"}],
-                       contacts=[{"type": "telegram", "value": "@seller"}], volume=None,
-                       identifiers=p.get("identifiers", []))
+        recorder.post(source="market-x", post_key=f"{p['url']}#1", capture_id=capture_id, seen_at=seen,
+                      url=p["url"], title=p.get("title"), author=p.get("author", "seller"), text=p["text"],
+                      offer=OfferData(kind="offer", categories=p.get("categories", ["cnic"]),
+                                      prices=[{"amount": 500, "currency": "PKR"}],
+                                      contacts=[{"type": "telegram", "value": "@seller"}], volume=None,
+                                      identifiers=p.get("identifiers", [])))
     recorder.finish_run(run, "finished", 0, {})
     recorder.close()
     return db

@@ -1,5 +1,5 @@
-"""What the throughput work must not change: WARC offsets and gzip members, segmentation
-results."""
+"""What the throughput work must not change: WARC offsets and gzip members, batched post and offer
+writes, segmentation results."""
 import gzip
 from datetime import datetime, timezone
 
@@ -10,8 +10,9 @@ from spiders import segment as seg
 from spiders.text import parse_html
 from storage.db import Database
 from storage.evidence.warc import WarcWriter, read_record, verify_warc
-from storage.models import Capture
-from storage.recorder import Recorder
+from storage.models import Capture, Offer, OfferIdentifier, Post
+from storage.recorder import OfferData, Recorder
+from storage.secrets import identifier_hmac
 
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
 
@@ -30,6 +31,50 @@ def test_recorder_rows_point_at_their_warc_records_and_bodies(home):
         assert row.body_sha256 == digest
         headers, payload = read_record(home / "warc" / row.warc_file, row.warc_offset)
         assert headers["WARC-Record-ID"] == row.warc_record_id and payload == recorder.bodies.get(digest)
+
+
+def _offer(*identifiers):
+    return OfferData(kind="offer", categories=["cnic"], prices=[], volume=None,
+                     contacts=[{"type": "whatsapp", "value": "+923001234567"}], identifiers=list(identifiers))
+
+
+def test_sightings_batched_in_one_commit_count_like_sightings_one_by_one(home, db_url):
+    recorder = Recorder(Database(db_url), home / "bodies")
+    run = recorder.start_run("manual")
+    capture = [recorder.capture(body=b"page %d" % i, run_id=run, source="s", kind="http", url=f"http://x/{i}",
+                                final_url=f"http://x/{i}", status=200, headers=[], fetched_at=AT,
+                                transport="direct")[0] for i in range(3)]
+    later = AT.replace(hour=10)
+    cnic, phone = ("cnic", "3520212345671"), ("pk_mobile", "+923001234567")
+    # one batch: post a seen twice (the second time with a new identifier), post b once without an offer
+    first = recorder.post(source="s", post_key="a", capture_id=capture[0], seen_at=AT, url="http://x/0",
+                          text="old text", offer=_offer(cnic))
+    second = recorder.post(source="s", post_key="a", capture_id=capture[1], seen_at=later, url="http://x/1",
+                           text="new text", offer=_offer(cnic, phone))
+    plain = recorder.post(source="s", post_key="b", capture_id=capture[1], seen_at=later, url="http://x/1",
+                          text="just news")
+    assert first.post is None  # known at commit
+    recorder.flush()
+    assert (first.post.new, second.post.new, plain.post.new) == (True, False, True)
+    assert (first.offer.new, second.offer.new, plain.offer) == (True, False, None)
+    assert first.post.id == second.post.id != plain.post.id
+    # a later batch re-sights post a: one more sighting, identifiers already held are not added again
+    third = recorder.post(source="s", post_key="a", capture_id=capture[2], seen_at=later, url="http://x/2",
+                          text="newest text", offer=_offer(phone, ("passport", "AB1234567")))
+    recorder.close()
+    assert (third.post.new, third.offer.new, third.offer.id) == (False, False, first.offer.id)
+    with recorder.db.session() as s:
+        post = s.scalars(select(Post).where(Post.post_key == "a")).one()
+        assert (post.sightings, post.text, post.first_seen.replace(tzinfo=timezone.utc), post.first_capture_id,
+                post.capture_id) == (3, "newest text", AT, capture[0], capture[2])
+        offer = s.scalars(select(Offer)).one()
+        assert (offer.post_id, offer.sightings, offer.first_seen.replace(tzinfo=timezone.utc)) == (post.id, 3, AT)
+        assert offer.contacts[0]["value"] != "+923001234567"  # masked
+        idents = s.scalars(select(OfferIdentifier).order_by(OfferIdentifier.position)).all()
+        assert [(i.type, i.position, i.hmac) for i in idents] == [
+            (kind, n, identifier_hmac(kind, value)) for n, (kind, value) in
+            enumerate([cnic, phone, ("passport", "AB1234567")])]
+        assert s.scalars(select(Post.sightings).where(Post.post_key == "b")).one() == 1
 
 
 def test_warc_records_are_gzip_members_at_their_offsets(tmp_path):
