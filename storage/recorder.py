@@ -114,12 +114,12 @@ class Recorder:
 
     Crawl writes (captures, posts, offers) share a transaction that is committed every
     COMMIT_EVERY operations or COMMIT_SECONDS, and by `flush()`; a crash loses at most that last
-    uncommitted batch, and the body files and WARC records it referenced stay on disk. Captures are
-    inserted at once (their ids name them in WARC metadata and posts); posts and offers are staged and
-    upserted at commit, a few statements per batch rather than several per post. At commit a batch
-    fsyncs the WARC files, locks the custody log's head and chains a "capture stored" event per
-    capture: the head is held for milliseconds, so many workers can write to one database at once.
-    Runs commit at once.
+    uncommitted batch, and the WARC records it referenced stay on disk. Captures are inserted at once
+    (their ids name them in WARC metadata and posts); posts and offers are staged and upserted at
+    commit, a few statements per batch rather than several per post. At commit a batch fsyncs the WARC
+    files, syncs the bodies (one syncfs for all), locks the custody log's head and chains a "capture
+    stored" event per capture: the head is held for milliseconds, so many workers can write to one
+    database at once. Runs commit at once.
     """
 
     COMMIT_EVERY = 500
@@ -165,12 +165,13 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write the batch's post metadata, fsync the WARC files, append its custody events, commit;
-        then run what waited for this commit."""
+        """Write the batch's staged posts and their WARC metadata records, make the WARC files and the
+        bodies durable, append its custody events, commit; then run what waited for this commit."""
         if self._tx is not None:
             self._write_staged()
             self._write_post_metadata()
             self.warcs.sync()
+            self.bodies.sync()
             if self._events:
                 head = custody.lock_head(self._conn)
                 self._conn.execute(custody.EVENT_INSERT, [head.next_event(**e) for e in self._events])

@@ -1,6 +1,9 @@
 """What the throughput work must not change: WARC offsets and gzip members, batched post and offer
-writes, segmentation results."""
+writes, bodies synced before their captures commit, segmentation results."""
+import ctypes
+import errno
 import gzip
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -8,6 +11,8 @@ from sqlalchemy import select
 
 from spiders import segment as seg
 from spiders.text import parse_html
+from storage import bodies as bodies_module
+from storage.bodies import BodyStore
 from storage.db import Database
 from storage.evidence.warc import WarcWriter, read_record, verify_warc
 from storage.models import Capture, Offer, OfferIdentifier, Post
@@ -75,6 +80,60 @@ def test_sightings_batched_in_one_commit_count_like_sightings_one_by_one(home, d
             (kind, n, identifier_hmac(kind, value)) for n, (kind, value) in
             enumerate([cnic, phone, ("passport", "AB1234567")])]
         assert s.scalars(select(Post.sightings).where(Post.post_key == "b")).one() == 1
+
+
+def test_a_body_file_a_crash_left_short_is_written_again(tmp_path):
+    store = BodyStore(tmp_path)
+    digest = store.put(b"<html>offer</html>")
+    os.truncate(store.path(digest), 0)  # as a power cut can leave a renamed file that was never synced
+    assert store.put(b"<html>offer</html>") == digest
+    store.sync()
+    assert store.get(digest) == b"<html>offer</html>"
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [digest]  # no temp files left
+
+
+def test_nothing_is_committed_while_the_bodies_cannot_be_synced(home, monkeypatch):
+    """A failing disk cannot be arranged here, so syncfs is made to fail (EIO): the batch holding the
+    captures is not committed until their bodies are durable, and nothing is lost meanwhile."""
+    recorder = Recorder(Database(f"sqlite:///{home / 'n.db'}"), home / "bodies")
+    run = recorder.start_run("manual")
+
+    def capture(body: bytes) -> str:
+        return recorder.capture(body=body, run_id=run, source="s", kind="http", url="http://x/", final_url="http://x/",
+                                status=200, headers=[], fetched_at=AT, transport="direct")[1]
+
+    def committed() -> list[str]:
+        with recorder.db.session() as s:
+            return list(s.scalars(select(Capture.body_sha256).order_by(Capture.id)))
+
+    first = capture(b"first page")
+    recorder.flush()
+
+    def failing_syncfs(fd):
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(bodies_module, "_syncfs", failing_syncfs)
+    second = capture(b"second page")
+    with pytest.raises(OSError, match="syncing bodies"):
+        recorder.flush()
+    assert committed() == [first]
+    monkeypatch.undo()  # the disk recovers
+    recorder.close()
+    assert committed() == [first, second]
+    assert recorder.bodies.get(second) == b"second page"
+
+
+def test_bodies_are_made_durable_file_by_file_where_syncfs_is_missing(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(bodies_module, "_syncfs", None)
+    monkeypatch.setattr(bodies_module.os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")))
+    store = BodyStore(tmp_path)
+    digests = [store.put(b"a"), store.put(b"b"), store.put(b"a")]
+    store.sync()
+    assert sorted(synced) == sorted(str(store.path(d)) for d in set(digests))
+    store.sync()
+    assert len(synced) == 2  # nothing new to sync
 
 
 def test_warc_records_are_gzip_members_at_their_offsets(tmp_path):
