@@ -86,8 +86,8 @@ def _insert(db: Database, model):
     raise NotImplementedError(f"upserts need PostgreSQL or SQLite, not {dialect}")
 
 
-def protect_contacts(contacts: list[dict[str, str]], key: bytes | None = None) -> list[dict[str, str]]:
-    """Contacts as stored: phone-like ones masked and keyed-hashed."""
+def protect_contacts(contacts: list[dict[str, str]], key: bytes) -> list[dict[str, str]]:
+    """Contacts as stored: phone-like ones masked and keyed-hashed under `key`."""
     out = []
     for c in contacts:
         if c["type"] in MASKED_CONTACTS:
