@@ -173,16 +173,14 @@ def test_a_stopped_worker_hands_its_requests_back_at_once(tmp_path, demo_sites, 
     with ListingSite(200, delay=0.05) as shop:
         sources = sources_with_shop(tmp_path, demo_sites, shop, demo=())
         coordinator, workers = start_run(tmp_path, sources, db_url, 2)  # leases last the default 30 s
-        deadline = time.monotonic() + 120
-        while len(shop.log) < 40:
-            assert time.monotonic() < deadline, "the crawl did not start"
-            time.sleep(0.1)
-        workers[0].send_signal(signal.SIGTERM)
+        stopping = busy_worker(workers, 40, shop)  # one that holds requests (not one still starting up)
+        stopping.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
         code, out, err = finished(tmp_path, coordinator, "coordinator")
         took = time.monotonic() - stopped
-        stopped_code, _, stopped_err = finished(tmp_path, workers[0], "worker0")
-        finished(tmp_path, workers[1], "worker1")
+        names = {w.pid: f"worker{i}" for i, w in enumerate(workers)}
+        stopped_code, _, stopped_err = finished(tmp_path, stopping, names[stopping.pid])
+        [finished(tmp_path, w, names[w.pid]) for w in workers if w is not stopping]
     assert code == 0, err[-3000:]
     assert stopped_code == 130 and "ended with exit status 130" in stopped_err
     assert set(shop.log) == {f"/p/{n}.html" for n in range(200)}
