@@ -142,8 +142,12 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
     async def render(self, request):
         timeout = request.meta.setdefault("download_timeout", self.timeout)
         context, options = self.context_for(request)
+        # Navigation ends with the parsed document, not with every image: `_settle` then waits (bounded) for
+        # the network to go quiet. A slow image on an onion market does not fail the page, and a script that
+        # hangs the page once it has rendered is told apart from a page that never came.
         request.meta.update(playwright_include_page=True, playwright_context=context,
-                            playwright_context_kwargs=options, playwright_page_init_callback=prepare_page)
+                            playwright_context_kwargs=options, playwright_page_init_callback=prepare_page,
+                            playwright_page_goto_kwargs={"wait_until": "domcontentloaded"})
         page = None
         try:
             try:  # navigation is bounded by the page's timeout; the deadline catches a browser that never answers
