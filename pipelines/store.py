@@ -13,6 +13,16 @@ from storage.recorder import OfferData, Sighting
 STORED_KINDS = ("offer", "request")
 
 
+def offer_of(ex) -> OfferData | None:
+    """What the recorder stores of an extraction: an offer or request, else nothing."""
+    if ex is None or ex.kind not in STORED_KINDS:
+        return None
+    return OfferData(kind=ex.kind, categories=list(ex.categories), volume=ex.volume,
+                     prices=[{"amount": p.amount, "currency": p.currency} for p in ex.prices],
+                     contacts=[{"type": c.type, "value": c.value} for c in ex.contacts],
+                     identifiers=[(i.type, i.value) for i in ex.identifiers])
+
+
 class StorePipeline:
     def __init__(self, crawler):
         self.stats = crawler.stats
@@ -23,18 +33,11 @@ class StorePipeline:
         return cls(crawler)
 
     def process_item(self, item):
-        ex = item.get("extraction")
-        offer = OfferData(
-            kind=ex.kind, categories=list(ex.categories), volume=ex.volume,
-            prices=[{"amount": p.amount, "currency": p.currency} for p in ex.prices],
-            contacts=[{"type": c.type, "value": c.value} for c in ex.contacts],
-            identifiers=[(i.type, i.value) for i in ex.identifiers]) \
-            if ex is not None and ex.kind in STORED_KINDS else None
         sighting = self.recorder.post(
             source=item["source"], post_key=item["post_key"], capture_id=item["capture_id"],
             seen_at=item.get("fetched_at") or datetime.now(timezone.utc), url=item["url"],
             title=redact(item.get("title")), author=redact(item.get("author")), posted_at=item.get("posted_at"),
-            text=redact(item["text"]), extra=item.get("extra") or {}, offer=offer)
+            text=redact(item["text"]), extra=item.get("extra") or {}, offer=offer_of(item.get("extraction")))
         self.recorder.when_committed(partial(self._count, sighting))
         return item
 
