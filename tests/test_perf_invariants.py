@@ -142,7 +142,7 @@ def test_warc_records_are_gzip_members_at_their_offsets(tmp_path):
         pointers = [writer.write_exchange(f"http://x/{i}", "GET", [("User-Agent", "t")], 200, "OK",
                                           [("Content-Type", "text/html")], b"<p>%d</p>" % i, AT)
                     for i in range(5)]
-        path, written = writer.path, writer._writer.written
+        path, written = writer.path, writer.written
     data = path.read_bytes()
     assert written == len(data)
     assert verify_warc(path) == []

@@ -1,9 +1,8 @@
 """WARC/1.1 evidence files with SHA-256 digests: writing, verifying, reading back.
 
-Built on warcio; its record builder names the digest algorithm in one
-overridable hook (``_create_digester``), which the writer below points at
-SHA-256 with hex values (``sha256:<64 hex>``, the form ``sha256sum`` prints,
-and accepted by ``warcio check``). Every record is its own gzip member.
+Records are serialised here, each as its own gzip member, with block and payload digests as
+``sha256:<64 hex>`` (the form ``sha256sum`` prints, accepted by ``warcio check``); reading and
+verifying use warcio's parser.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import io
 import os
 import zlib
 from collections.abc import Iterator, Mapping
@@ -22,9 +20,6 @@ from urllib.parse import urlsplit
 from uuid import uuid4
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.utils import Digester
-from warcio.warcwriter import WARCWriter
 
 FIDELITY_NOTE = (
     "HTTP status line and headers are re-serialised from the crawler's parsed view "
@@ -34,72 +29,43 @@ FIDELITY_NOTE = (
 _ORIG_TE = "X-Nigran-Orig-Transfer-Encoding"
 _BUF = 64 * 1024
 _MAX_HTTP_HEAD = 1024 * 1024
-_GZIP_LEVEL = 6  # warcio uses 9: on real pages half as much CPU again, for files under 1% smaller
+_GZIP_LEVEL = 6  # level 9 costs half as much CPU again on real pages, for files under 1% smaller
+_HTTP_TYPES = {"response": "application/http; msgtype=response", "request": "application/http; msgtype=request"}
+_NO_PAYLOAD_DIGEST = {"warcinfo"}
 
 
 class WarcError(ValueError):
     """A WARC record is unreadable or fails its digest."""
 
 
-class _Sha256Digester(Digester):
-    def __init__(self):
-        super().__init__("sha256")
-
-    def __str__(self):
-        return "sha256:" + self.digester.hexdigest()
-
-
-class _GzipMember:
-    """One record compressed in memory as its own gzip member."""
-
-    def __init__(self):
-        self._zip = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self._parts.append(self._zip.compress(data))
-
-    def flush(self) -> None:
-        """Nothing to do: warcio flushes after each record; `finish` ends the member."""
-
-    def finish(self) -> bytes:
-        self._parts.append(self._zip.flush())
-        return b"".join(self._parts)
+def _sha256(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return "sha256:" + digest.hexdigest()
 
 
-class _Sha256WARCWriter(WARCWriter):
-    """warcio's writer with SHA-256 digests; each record one gzip member, written (and flushed) in
-    one call. Counts the bytes written, so offsets need no tell() (a seek on every call)."""
-
-    def __init__(self, filebuf, **kwargs):
-        super().__init__(filebuf, gzip=False, **kwargs)
-        self.written = 0
-
-    @staticmethod
-    def _create_digester():
-        return _Sha256Digester()
-
-    def _write_warc_record(self, out, record):
-        member = _GzipMember()
-        super()._write_warc_record(member, record)
-        data = member.finish()
-        out.write(data)
-        out.flush()
-        self.written += len(data)
+def _latin1(value: str | bytes) -> bytes:
+    """A header name or value as bytes: bytes as given, text as ISO-8859-1 (the bytes it was decoded
+    from), or UTF-8 for text no HTTP parser could have produced."""
+    if isinstance(value, bytes):
+        return value
+    try:
+        return value.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
 
 
-class _HttpHeaders(StatusAndHeaders):
-    """Header block serialised as ISO-8859-1, so header bytes as received survive.
+def _http_head(start_line: str, headers) -> bytes:
+    """An HTTP message's start line and header block, as it goes into a request or response record."""
+    lines = [start_line.encode("iso-8859-1")]
+    lines += [_latin1(name) + b": " + _latin1(value) for name, value in headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
 
-    warcio would %-encode any non-ASCII header value; bytes values given to the
-    writer are decoded as ISO-8859-1 and so re-encode to the same bytes.
-    """
 
-    def compute_headers_buffer(self, header_filter=None):
-        try:
-            self.headers_buff = self.to_bytes(header_filter, encoding="iso-8859-1")
-        except UnicodeEncodeError:
-            super().compute_headers_buffer(header_filter)
+def _gzip_member(*parts: bytes) -> bytes:
+    zipper = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    return b"".join([*(zipper.compress(part) for part in parts), zipper.flush()])
 
 
 def _warc_date(moment: datetime) -> str:
@@ -142,8 +108,9 @@ class WarcWriter:
         self.prefix = prefix
         self.max_size = max_size
         self.path: Path | None = None  # the file being written
+        self.written = 0  # bytes in that file: offsets are counted, never asked of the file
+        self.last_offset = 0  # where the last record written starts
         self._fh = None
-        self._writer = None
         self._serial = 0
         self._info_fields: dict | None = None
         self._warcinfo_id: str | None = None
@@ -154,16 +121,21 @@ class WarcWriter:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def close(self) -> None:
+    def sync(self) -> None:
+        """Make every record written so far durable, keeping the file open."""
         if self._fh is not None:
             self._fh.flush()
             os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self.sync()
             self._fh.close()
-            self._fh = self._writer = None
+            self._fh = None
 
     def _ready(self) -> bool:
         """Open the first file, or the next one when the current is full; True if opened."""
-        if self._fh is not None and self._writer.written < self.max_size:
+        if self._fh is not None and self.written < self.max_size:
             return False
         self.close()
         self._serial += 1
@@ -171,16 +143,17 @@ class WarcWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / f"{self.prefix}-{stamp}-{self._serial:05d}.warc.gz"
         self._fh = open(self.path, "xb")
-        self._writer = _Sha256WARCWriter(self._fh, warc_version="1.1")
+        self.written = 0
         self._warcinfo_id = None
         if self._info_fields is not None:
             self._write_warcinfo()
         return True
 
     def _write(self, rec_type: str, uri: str, headers: dict, payload: bytes = b"",
-               content_type: str | None = None, http_headers=None,
+               content_type: str | None = None, http_head: bytes = b"",
                extra: Mapping[str, object] | None = None) -> tuple[str, int]:
-        """Write one record; return its WARC-Record-ID and offset in the file.
+        """Write one record (``http_head`` + ``payload`` is its block); return its WARC-Record-ID and
+        offset in the file.
 
         ``extra`` WARC headers may add fields but not replace the writer's own.
         """
@@ -195,15 +168,17 @@ class WarcWriter:
             if name in warc_headers:
                 raise ValueError(f"{name} is set by the writer")
             warc_headers[name] = value
-        warc_headers = {_one_line(k): _one_line(str(v))
-                        for k, v in warc_headers.items() if v is not None}
-        record = self._writer.create_warc_record(
-            uri, rec_type, payload=io.BytesIO(payload), length=len(payload),
-            warc_content_type=content_type, warc_headers_dict=warc_headers,
-            http_headers=http_headers)
-        offset = self._writer.written
-        self._writer.write_record(record)
-        return record_id, offset
+        if rec_type not in _NO_PAYLOAD_DIGEST:
+            warc_headers["WARC-Payload-Digest"] = _sha256(payload)
+        warc_headers["WARC-Block-Digest"] = _sha256(http_head, payload)
+        warc_headers["Content-Type"] = _HTTP_TYPES.get(rec_type, content_type)
+        warc_headers["Content-Length"] = len(http_head) + len(payload)
+        head = "WARC/1.1\r\n" + "".join(f"{_one_line(k)}: {_one_line(str(v))}\r\n"
+                                         for k, v in warc_headers.items() if v is not None) + "\r\n"
+        member = _gzip_member(head.encode("utf-8"), http_head, payload, b"\r\n\r\n")
+        self._fh.write(member)
+        self.last_offset, self.written = self.written, self.written + len(member)
+        return record_id, self.last_offset
 
     def _write_warcinfo(self) -> str:
         self._warcinfo_id, _ = self._write(
@@ -235,18 +210,15 @@ class WarcWriter:
         """
         date = _warc_date(fetched_at)
         self._ready()
-        resp_headers = [(_ORIG_TE if _header_name(k).lower() == "transfer-encoding" else k, v)
+        resp_headers = [(_ORIG_TE if _latin1(k).lower() == b"transfer-encoding" else k, v)
                         for k, v in response_headers]
-        response = _HttpHeaders(f"{status} {reason or ''}".rstrip(), resp_headers,
-                                protocol="HTTP/1.1")
         response_id, offset = self._write(
-            "response", url, {"WARC-Date": date, "WARC-IP-Address": ip},
-            body, http_headers=response, extra=extra_headers)
-        request = _HttpHeaders(f"{request_method} {_request_target(url)} HTTP/1.1",
-                               list(request_headers), is_http_request=True)
+            "response", url, {"WARC-Date": date, "WARC-IP-Address": ip}, body,
+            http_head=_http_head(f"HTTP/1.1 {status} {reason or ''}".rstrip(), resp_headers),
+            extra=extra_headers)
         request_id, _ = self._write(
             "request", url, {"WARC-Date": date, "WARC-Concurrent-To": response_id},
-            http_headers=request)
+            http_head=_http_head(f"{request_method} {_request_target(url)} HTTP/1.1", request_headers))
         return request_id, response_id, self.path.name, offset
 
     def write_resource(self, uri: str, content_type: str, data: bytes, fetched_at: datetime,
@@ -268,10 +240,6 @@ class WarcWriter:
                               "WARC-Refers-To": refers_to},
             _warc_fields(fields), "application/warc-fields")
         return record_id
-
-
-def _header_name(name: str | bytes) -> str:
-    return name.decode("iso-8859-1") if isinstance(name, bytes) else name
 
 
 # --- reading and verifying -------------------------------------------------

@@ -34,21 +34,6 @@ class Pointer:
     offset: int
 
 
-class _Writer(WarcWriter):
-    """A WarcWriter that can be synced to disk without closing, and tells where its last record went."""
-
-    last: tuple[str, int] = ("", 0)
-
-    def _write(self, *args, **kwargs):
-        self.last = super()._write(*args, **kwargs)
-        return self.last
-
-    def sync(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-
-
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -65,15 +50,15 @@ class RunWarcs:
         self.root = Path(root)
         self.operator = operator
         self.tag = tag  # in the file names: writers sharing a WARC directory never collide
-        self._writers: dict[int | None, _Writer] = {}
+        self._writers: dict[int | None, WarcWriter] = {}
 
-    def _writer(self, run_id: int | None) -> _Writer:
+    def _writer(self, run_id: int | None) -> WarcWriter:
         writer = self._writers.get(run_id)
         if writer is None:
             if len(self._writers) >= self.MAX_OPEN:
                 self.close(next(iter(self._writers)))
             prefix = f"nigran-run{run_id}" if run_id is not None else "nigran"
-            writer = _Writer(self.root, prefix=f"{prefix}-{self.tag}" if self.tag else prefix)
+            writer = WarcWriter(self.root, prefix=f"{prefix}-{self.tag}" if self.tag else prefix)
             tool = tool_info()
             writer.write_warcinfo({
                 "software": f"{tool['name']} {tool['version']}", "git-commit": tool["git_commit"],
@@ -97,7 +82,7 @@ class RunWarcs:
                  concurrent_to: str | None) -> Pointer:
         writer = self._writer(run_id)
         record_id = writer.write_resource(url, content_type, data, fetched_at, concurrent_to=concurrent_to)
-        return Pointer(writer.path.name, record_id, writer.last[1])
+        return Pointer(writer.path.name, record_id, writer.last_offset)
 
     def metadata(self, run_id: int | None, url: str, fields: Mapping[str, object], refers_to: str) -> None:
         self._writer(run_id).write_metadata(url, fields, refers_to=refers_to)
