@@ -3,7 +3,9 @@
 Serves N synthetic listing pages from a separate process on 127.0.0.1, then crawls them in child
 processes: (a) Scrapy with nigran's spider only (no evidence capture, no pipelines) and (b) the full
 pipeline (capture to disk + SQLite, segmentation, extraction, storage). Prints pages/s and peak RSS
-for each, and the ratio. Repeats each crawl --rounds times and quotes medians.
+for each, and the ratio. Repeats each crawl --rounds times and quotes medians. CPU time per page
+(the crawl process's user + system time) is printed too: it varies less with the machine's load than
+pages/s does.
 
     .venv/bin/python benchmarks/crawl_bench.py --pages 5000 --rounds 3
 """
@@ -107,6 +109,7 @@ def crawl(url: str, pages: int, mode: str) -> dict:
         result = json.loads(out.decode().strip().splitlines()[-1])
         result["rss_mb"] = usage.ru_maxrss / 1024
         result["pages_per_s"] = result["pages"] / result["seconds"]
+        result["cpu_ms"] = (usage.ru_utime + usage.ru_stime) * 1000 / max(result["pages"], 1)
         return result
 
 
@@ -126,14 +129,14 @@ def main() -> None:
                 r = crawl(url, args.pages, mode)
                 results[mode].append(r)
                 print(f"{mode:8s} {r['pages']} pages in {r['seconds']:.1f}s = {r['pages_per_s']:.0f} pages/s, "
-                      f"peak RSS {r['rss_mb']:.0f} MB, {r['items']} posts", flush=True)
+                      f"{r['cpu_ms']:.2f} CPU ms/page, peak RSS {r['rss_mb']:.0f} MB, {r['items']} posts", flush=True)
     finally:
         server.terminate()
-    med = {m: (statistics.median(r["pages_per_s"] for r in rs), statistics.median(r["rss_mb"] for r in rs))
+    med = {m: [statistics.median(r[k] for r in rs) for k in ("pages_per_s", "cpu_ms", "rss_mb")]
            for m, rs in results.items()}
     print(f"\nmedian over {args.rounds} rounds, {args.pages} pages:")
-    for mode, (rate, rss) in med.items():
-        print(f"  {mode:8s} {rate:7.0f} pages/s   peak RSS {rss:5.0f} MB")
+    for mode, (rate, cpu, rss) in med.items():
+        print(f"  {mode:8s} {rate:7.0f} pages/s   {cpu:5.2f} CPU ms/page   peak RSS {rss:5.0f} MB")
     print(f"  full / baseline = {med['full'][0] / med['baseline'][0]:.0%}")
 
 
