@@ -98,19 +98,19 @@ print(json.dumps({"pages": stats.get("response_received_count", 0), "seconds": e
 """
 
 
-def crawl(url: str, pages: int, mode: str) -> dict:
-    with tempfile.TemporaryDirectory() as home:
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, url, str(pages), mode, home], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NIGRAN_HOME": home})
-        _, status, usage = os.wait4(proc.pid, 0)
-        out, err = proc.stdout.read(), proc.stderr.read()
-        if status != 0:
-            raise SystemExit(f"{mode} crawl failed:\n{err.decode()[-2000:]}")
-        result = json.loads(out.decode().strip().splitlines()[-1])
-        result["rss_mb"] = usage.ru_maxrss / 1024
-        result["pages_per_s"] = result["pages"] / result["seconds"]
-        result["cpu_ms"] = (usage.ru_utime + usage.ru_stime) * 1000 / max(result["pages"], 1)
-        return result
+def crawl(url: str, pages: int, mode: str, scratch: str) -> dict:
+    home = tempfile.mkdtemp(dir=scratch)
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, url, str(pages), mode, home], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NIGRAN_HOME": home})
+    _, status, usage = os.wait4(proc.pid, 0)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    if status != 0:
+        raise SystemExit(f"{mode} crawl failed:\n{err.decode()[-2000:]}")
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    result["rss_mb"] = usage.ru_maxrss / 1024
+    result["pages_per_s"] = result["pages"] / result["seconds"]
+    result["cpu_ms"] = (usage.ru_utime + usage.ru_stime) * 1000 / max(result["pages"], 1)
+    return result
 
 
 def main() -> None:
@@ -122,14 +122,18 @@ def main() -> None:
     server = Process(target=serve, args=(args.pages, ports), daemon=True)
     server.start()
     url = f"http://127.0.0.1:{ports.get(timeout=30)}/p/0.html"
+    # Every round's data stays until the end, as a crawl's bodies stay in production: deleting thousands
+    # of files makes creating files on a journal-less ext4 (this VM's disk) 20-50x slower for minutes.
     try:
         results: dict[str, list[dict]] = {"baseline": [], "full": []}
-        for _ in range(args.rounds):
-            for mode in results:
-                r = crawl(url, args.pages, mode)
-                results[mode].append(r)
-                print(f"{mode:8s} {r['pages']} pages in {r['seconds']:.1f}s = {r['pages_per_s']:.0f} pages/s, "
-                      f"{r['cpu_ms']:.2f} CPU ms/page, peak RSS {r['rss_mb']:.0f} MB, {r['items']} posts", flush=True)
+        with tempfile.TemporaryDirectory(prefix="crawl-bench-") as scratch:
+            for _ in range(args.rounds):
+                for mode in results:
+                    r = crawl(url, args.pages, mode, scratch)
+                    results[mode].append(r)
+                    print(f"{mode:8s} {r['pages']} pages in {r['seconds']:.1f}s = {r['pages_per_s']:.0f} pages/s, "
+                          f"{r['cpu_ms']:.2f} CPU ms/page, peak RSS {r['rss_mb']:.0f} MB, {r['items']} posts",
+                          flush=True)
     finally:
         server.terminate()
     med = {m: [statistics.median(r[k] for r in rs) for k in ("pages_per_s", "cpu_ms", "rss_mb")]
