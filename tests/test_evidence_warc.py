@@ -177,3 +177,17 @@ def test_input_validation(tmp_path):
                                   extra_headers={"WARC-Date": "2000-01-01T00:00:00Z"})
         with pytest.raises(ValueError, match="single line"):
             writer.write_metadata(URL, {"note": "two\r\nWARC-Type: forged"})
+
+
+def test_header_text_beyond_latin1_is_kept_as_utf8(tmp_path):
+    """Headers off the wire are Latin-1 text of their bytes; text no parser could produce is kept as UTF-8."""
+    with WarcWriter(tmp_path) as writer:
+        _, resp_id, name, offset = writer.write_exchange(
+            URL, "GET", [("X-Watch", "نگران")], 200, "OK", [("X-Title", "نگران"), ("X-Raw", "caf\xe9")], b"x", FETCHED)
+    raw = gzip.decompress((tmp_path / name).read_bytes())
+    assert "X-Title: نگران\r\n".encode() in raw and "X-Watch: نگران\r\n".encode() in raw
+    assert b"X-Raw: caf\xe9\r\n" in raw
+    warcio_check(tmp_path / name)
+    assert verify_warc(tmp_path / name) == []
+    headers, payload = read_record(tmp_path / name, offset)
+    assert headers["WARC-Record-ID"] == resp_id and payload == b"x"
