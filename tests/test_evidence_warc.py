@@ -175,6 +175,8 @@ def test_input_validation(tmp_path):
         with pytest.raises(ValueError, match="set by the writer"):
             writer.write_exchange(URL, "GET", [], 200, "OK", [], b"", FETCHED,
                                   extra_headers={"WARC-Date": "2000-01-01T00:00:00Z"})
+        with pytest.raises(ValueError, match="set by the writer"):
+            writer.write_exchange(URL, "GET", [], 200, "OK", [], b"", FETCHED, extra_headers={"Content-Length": "0"})
         with pytest.raises(ValueError, match="single line"):
             writer.write_metadata(URL, {"note": "two\r\nWARC-Type: forged"})
 

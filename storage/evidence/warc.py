@@ -32,6 +32,7 @@ _MAX_HTTP_HEAD = 1024 * 1024
 _GZIP_LEVEL = 6  # level 9 costs half as much CPU again on real pages, for files under 1% smaller
 _HTTP_TYPES = {"response": "application/http; msgtype=response", "request": "application/http; msgtype=request"}
 _NO_PAYLOAD_DIGEST = {"warcinfo"}
+_COMPUTED = {"WARC-Payload-Digest", "WARC-Block-Digest", "Content-Type", "Content-Length"}
 
 
 class WarcError(ValueError):
@@ -45,8 +46,8 @@ def _sha256(*parts: bytes) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _latin1(value: str | bytes) -> bytes:
-    """A header name or value as bytes: bytes as given, text as ISO-8859-1 (the bytes it was decoded
+def _header_bytes(value: str | bytes) -> bytes:
+    """A header line's text as bytes: bytes as given, text as ISO-8859-1 (the bytes it was decoded
     from), or UTF-8 for text no HTTP parser could have produced."""
     if isinstance(value, bytes):
         return value
@@ -58,8 +59,8 @@ def _latin1(value: str | bytes) -> bytes:
 
 def _http_head(start_line: str, headers) -> bytes:
     """An HTTP message's start line and header block, as it goes into a request or response record."""
-    lines = [start_line.encode("iso-8859-1")]
-    lines += [_latin1(name) + b": " + _latin1(value) for name, value in headers]
+    lines = [_header_bytes(start_line)]
+    lines += [_header_bytes(name) + b": " + _header_bytes(value) for name, value in headers]
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
@@ -165,7 +166,7 @@ class WarcWriter:
             warc_headers["WARC-Warcinfo-ID"] = self._warcinfo_id
         warc_headers.update(headers)
         for name, value in (extra or {}).items():
-            if name in warc_headers:
+            if name in warc_headers or name in _COMPUTED:
                 raise ValueError(f"{name} is set by the writer")
             warc_headers[name] = value
         if rec_type not in _NO_PAYLOAD_DIGEST:
@@ -210,7 +211,7 @@ class WarcWriter:
         """
         date = _warc_date(fetched_at)
         self._ready()
-        resp_headers = [(_ORIG_TE if _latin1(k).lower() == b"transfer-encoding" else k, v)
+        resp_headers = [(_ORIG_TE if _header_bytes(k).lower() == b"transfer-encoding" else k, v)
                         for k, v in response_headers]
         response_id, offset = self._write(
             "response", url, {"WARC-Date": date, "WARC-IP-Address": ip}, body,
