@@ -169,9 +169,10 @@ class WarcWriter:
             if name in warc_headers or name in _COMPUTED:
                 raise ValueError(f"{name} is set by the writer")
             warc_headers[name] = value
+        payload_digest = _sha256(payload)
         if rec_type not in _NO_PAYLOAD_DIGEST:
-            warc_headers["WARC-Payload-Digest"] = _sha256(payload)
-        warc_headers["WARC-Block-Digest"] = _sha256(http_head, payload)
+            warc_headers["WARC-Payload-Digest"] = payload_digest
+        warc_headers["WARC-Block-Digest"] = _sha256(http_head, payload) if http_head else payload_digest
         warc_headers["Content-Type"] = _HTTP_TYPES.get(rec_type, content_type)
         warc_headers["Content-Length"] = len(http_head) + len(payload)
         head = "WARC/1.1\r\n" + "".join(f"{_one_line(k)}: {_one_line(str(v))}\r\n"
