@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.hosts import BadHost, canonical_host, in_scope, is_onion
+
 DEFAULT_SOURCES = Path("config/sources.yaml")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 TELEGRAM_CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
@@ -98,19 +100,25 @@ class Source(BaseModel):
                 raise ValueError("channels: a telegram source needs at least one channel")
         elif not self.start_urls:
             raise ValueError("start_urls: needs at least one URL")
-        if not self.allowed_domains:
-            urls = self.start_urls or [self.base_url]
-            self.allowed_domains = sorted({urlsplit(u).hostname for u in urls})
+        urls = self.start_urls or [self.base_url]
+        try:
+            self.allowed_domains = sorted({canonical_host(d) for d in self.allowed_domains}
+                                          or {canonical_host(urlsplit(u).hostname) for u in urls})
+        except BadHost as exc:
+            raise ValueError(f"allowed_domains: {exc}") from None
+        outside = [u for u in urls if not in_scope(u, self.allowed_domains)]
+        if outside:
+            raise ValueError(f"start_urls: {outside[0]!r} is outside allowed_domains")
         return self
 
     @property
     def needs_tor(self) -> bool:
         """True when any request of this source goes through Tor."""
-        return self.via == "tor" or any(d.endswith(".onion") for d in self.allowed_domains)
+        return self.via == "tor" or any(is_onion(d) for d in self.allowed_domains)
 
     def uses_tor(self, host: str) -> bool:
-        """Tor for `via: tor` sources and for every .onion host, whatever the config says."""
-        return self.via == "tor" or host.endswith(".onion")
+        """Tor for `via: tor` sources and for every .onion host however it is spelt, whatever the config says."""
+        return self.via == "tor" or is_onion(host)
 
 
 class SourcesFile(BaseModel):

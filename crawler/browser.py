@@ -22,10 +22,11 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
-from scrapy.core.downloader.handlers._httpx import HttpxDownloadHandler
 from scrapy.exceptions import DownloadFailedError, DownloadTimeoutError, IgnoreRequest
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
+from crawler.download import DeadlineDownloadHandler, http_only
+from crawler.middlewares import route_of
 from crawler.runtime import recorder_for
 
 CHROMIUM_ARGS = [
@@ -45,9 +46,8 @@ class PageHung(Exception):
 
 def browser_settings() -> dict:
     """Scrapy settings of a `render: browser` source."""
-    handler = "crawler.browser.BrowserDownloadHandler"
     return {
-        "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+        "DOWNLOAD_HANDLERS": http_only("crawler.browser.BrowserDownloadHandler"),
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         # Playwright's own browser download cannot run here: the system Chromium, Debian's package.
         "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": shutil.which("chromium") or "/usr/bin/chromium",
@@ -99,7 +99,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
     def __init__(self, crawler):
         super().__init__(crawler)
         self.closed = False
-        self.http = HttpxDownloadHandler.from_crawler(crawler)
+        self.http = DeadlineDownloadHandler.from_crawler(crawler)
         self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
         self.settle = crawler.settings.getfloat("NIGRAN_BROWSER_SETTLE", 5.0)
         self.pages_per_context = crawler.settings.getint("NIGRAN_BROWSER_PAGES_PER_CONTEXT", 50)
@@ -168,7 +168,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         finally:
             request.meta.pop(DOCUMENT, None)
             await self.release(context, page or request.meta.pop("playwright_page", None))
-        request.meta.update({"transport": "browser", RENDERED: rendered})
+        request.meta[RENDERED] = rendered
         return response.replace(body=document)
 
     async def _settle(self, page, seconds: float) -> None:
@@ -230,7 +230,7 @@ class BrowserEvidenceMiddleware:
             return response
         common = {"run_id": self.run_id, "source": self.crawler.spider.name, "url": request.url,
                   "final_url": response.url, "method": request.method, "status": response.status,
-                  "fetched_at": rendered.at, "transport": "browser"}
+                  "fetched_at": rendered.at, **route_of(self.crawler, request)}
         dom_id, dom_sha = self.recorder.capture(body=rendered.dom, kind="dom",
                                                 headers=[["Content-Type", "text/html; charset=utf-8"]], **common)
         shot_id, _ = self.recorder.capture(body=rendered.screenshot, kind="screenshot",

@@ -30,7 +30,7 @@ STAT_KEYS = {
 
 # Kept in the run's log file, not repeated on screen: a deliberate choice explained in the README's design
 # notes, and Scrapy's retry messages, which nigran's own one-line "failed" message already summarises.
-KNOWN_WARNING = "HttpxDownloadHandler is experimental"
+KNOWN_WARNING = "DownloadHandler is experimental"
 QUIET_ON_SCREEN = ("scrapy.downloadermiddlewares.retry",)
 
 

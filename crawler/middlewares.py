@@ -11,6 +11,7 @@ from scrapy import signals
 from twisted.internet import task
 from scrapy.exceptions import IgnoreRequest
 
+from config.hosts import canonical_url, is_onion, out_of_scope
 from crawler.runtime import recorder_for
 from crawler.tor import TorAccess, TorError
 
@@ -19,6 +20,37 @@ log = logging.getLogger(__name__)
 
 class TorUnavailable(IgnoreRequest):
     """A Tor-only request and no working Tor: the request is dropped, never sent directly."""
+
+
+class OutOfScope(IgnoreRequest):
+    """A request nigran never sends: its scheme is not http(s), or its host is outside the source's domains."""
+
+
+class ScopeMiddleware:
+    """Refuse every request outside http(s) and the source's allowed domains before it is routed, and send
+    the others with their host in canonical form (`MARKET.onion.` becomes `market.onion`).
+
+    It sees every request, start requests and redirect hops included: Scrapy's offsite filter lets
+    `dont_filter` requests (start URLs) and the redirects they inherit it through, which let a start page
+    send the crawler to another host. Scrapy's DepthMiddleware and the spider's page budget still apply.
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request):
+        spider = self.crawler.spider
+        why = out_of_scope(request.url, spider.source.allowed_domains)
+        if why is None:
+            canonical = canonical_url(request.url)
+            return None if canonical == request.url else request.replace(url=canonical)
+        self.crawler.stats.inc_value("nigran/refused")
+        log.warning("source %s: not fetched: %.200s (%s)", spider.name, request.url, why)
+        raise OutOfScope(f"{request.url[:200]}: {why}")
 
 
 class RouteMiddleware:
@@ -38,8 +70,7 @@ class RouteMiddleware:
 
     def process_request(self, request):
         spider = self.crawler.spider
-        host = urlsplit(request.url).hostname or ""
-        if not spider.source.uses_tor(host):
+        if not spider.source.uses_tor(urlsplit(request.url).hostname or ""):
             request.meta["transport"] = "direct"
             request.meta.pop("proxy", None)
             return None
@@ -89,7 +120,7 @@ class BlockMiddleware:
         """An onion service that did not answer: let tor forget stale descriptors before Scrapy retries."""
         access = getattr(self.crawler, "nigran_tor", None)
         if request.meta.get("transport") == "tor" and access is not None and access.session is not None \
-                and (urlsplit(request.url).hostname or "").endswith(".onion"):
+                and is_onion(urlsplit(request.url).hostname or ""):
             access.session.refresh_onion_state()
         return None
 
@@ -125,6 +156,22 @@ def header_pairs(headers) -> list[list[str]]:
     return [[k.decode("latin-1"), v.decode("latin-1")] for k, values in headers.items() for v in values]
 
 
+def route_of(crawler, request) -> dict:
+    """How a request really travelled, for its captures: transport `tor` or `direct` as RouteMiddleware chose
+    it, and for Tor the circuit that most recently carried the source's streams (the browser's streams, which
+    carry no SOCKS credentials, by their destination host), when tor told us."""
+    transport = request.meta["transport"]
+    access = getattr(crawler, "nigran_tor", None)
+    if transport != "tor" or access is None or access.session is None:
+        return {"transport": transport}
+    if request.meta.get("playwright"):
+        info = access.session.browser_circuit_for(urlsplit(request.url).hostname or "")
+    else:
+        info = access.session.circuit_for(crawler.spider.name)
+    circuit = {"circuit_id": info.circuit_id, "exit_fingerprint": info.exit_fingerprint} if info else {}
+    return {"transport": transport, **circuit}
+
+
 class EvidenceMiddleware:
     """Record every response, its body exactly as received, before decompression or redirects."""
 
@@ -155,14 +202,6 @@ class EvidenceMiddleware:
             self.recorder.finish_run(self.run_id, "finished" if ok else "failed", 0 if ok else 1,
                                      {spider.name: self.stats.get_stats()})
 
-    def _circuit(self, request, spider) -> dict:
-        """The Tor circuit that most recently carried this source's streams, when tor told us."""
-        access = getattr(self.crawler, "nigran_tor", None)
-        if request.meta.get("transport") != "tor" or access is None or access.session is None:
-            return {}
-        info = access.session.circuit_for(spider.name)
-        return {"circuit_id": info.circuit_id, "exit_fingerprint": info.exit_fingerprint} if info else {}
-
     def process_response(self, request, response):
         spider = self.crawler.spider
         fetched_at = datetime.now(timezone.utc)
@@ -172,7 +211,7 @@ class EvidenceMiddleware:
             headers=header_pairs(response.headers), fetched_at=fetched_at,
             request_headers=header_pairs(request.headers),
             started_at=fetched_at - timedelta(seconds=request.meta.get("download_latency", 0)),
-            transport=request.meta.get("transport", "direct"), **self._circuit(request, spider))
+            **route_of(self.crawler, request))
         request.meta.update(capture_id=capture_id, capture_sha256=digest, fetched_at=fetched_at)
         self.stats.inc_value("nigran/captures")
         if 200 <= response.status < 300:

@@ -1,4 +1,5 @@
 """Scrapy settings for nigran. Per-source values (delay, concurrency, depth) are set on each source's spider."""
+from crawler.download import http_only
 
 BOT_NAME = "nigran"
 SPIDER_LOADER_CLASS = "spiders.loader.SourceSpiderLoader"
@@ -7,11 +8,9 @@ NIGRAN_SOURCES = "config/sources.yaml"  # overridden by $NIGRAN_SOURCES and by `
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # One download handler for every route: httpx reads the raw (still encoded) body and speaks SOCKS5 to tor,
-# resolving names inside Tor. See README, "Design notes".
-DOWNLOAD_HANDLERS = {
-    "http": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
-    "https": "scrapy.core.downloader.handlers._httpx.HttpxDownloadHandler",
-}
+# resolving names inside Tor, with one deadline per response; no handler for any other scheme. See README,
+# "Design notes" and "Security model".
+DOWNLOAD_HANDLERS = http_only()
 
 # Monitoring crime markets: robots.txt is not a consent mechanism here, and fetching it leaks interest.
 ROBOTSTXT_OBEY = False
@@ -32,6 +31,8 @@ DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 DOWNLOADER_MIDDLEWARES = {
     # No proxy from the environment: every route is chosen explicitly by RouteMiddleware.
     "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    # Before routing: no request outside http(s) and the source's domains is sent, redirect hops included.
+    "crawler.middlewares.ScopeMiddleware": 50,
     "crawler.middlewares.RouteMiddleware": 80,
     # Below HttpCompressionMiddleware (590), above RetryMiddleware (550): reads decoded pages, renews circuits.
     "crawler.middlewares.BlockMiddleware": 560,

@@ -64,6 +64,7 @@ class TorSession:
     generations: dict[str, int] = field(default_factory=dict)
     last_renewal: dict[str, float] = field(default_factory=dict)
     circuits: dict[str, CircuitInfo] = field(default_factory=dict)  # socks username -> latest circuit
+    browser_circuits: dict[str, CircuitInfo] = field(default_factory=dict)  # host -> latest circuit, no username
     last_hops: dict[str, str] = field(default_factory=dict)  # circuit id -> last hop fingerprint
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,6 +85,10 @@ class TorSession:
 
     def circuit_for(self, source: str) -> CircuitInfo | None:
         return self.circuits.get(socks_user(source))
+
+    def browser_circuit_for(self, host: str) -> CircuitInfo | None:
+        """The circuit that most recently carried a browser stream (no SOCKS username) to `host`."""
+        return self.browser_circuits.get(host.lower().rstrip("."))
 
     # --- renewal ------------------------------------------------------------------------------
     def renew(self, source: str) -> bool:
@@ -116,8 +121,13 @@ class TorSession:
         """STREAM events: which circuit carries each source's streams. Listeners never call the controller
         (a controller call from stem's event thread can deadlock its close())."""
         user = stream_user(event)
-        if event.status == StreamStatus.SUCCEEDED and user.startswith(USER_PREFIX):
-            self.circuits[user] = CircuitInfo(event.circ_id, self.last_hops.get(event.circ_id))
+        if event.status != StreamStatus.SUCCEEDED:
+            return
+        info = CircuitInfo(event.circ_id, self.last_hops.get(event.circ_id))
+        if user.startswith(USER_PREFIX):
+            self.circuits[user] = info
+        elif not user and event.target_address:
+            self.browser_circuits[event.target_address.lower().rstrip(".")] = info
 
     def _on_circuit(self, event) -> None:
         """CIRC events: the last hop of each built circuit."""

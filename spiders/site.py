@@ -10,8 +10,8 @@ from scrapy.exceptions import CloseSpider, DownloadConnectionRefusedError, Ignor
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.linkextractors import LinkExtractor
-from urllib.parse import urlsplit
 
+from config.hosts import in_scope
 from config.schema import Source
 from crawler.distributed import settle
 from crawler.tor import TorError, check_socks
@@ -34,12 +34,6 @@ def parse_when(value: str | None) -> datetime | None:
 # Onion services are slow and a tor client is single-threaded: fewer, more patient requests.
 DIRECT_CONCURRENCY, TOR_CONCURRENCY = 8, 2
 DIRECT_TIMEOUT, TOR_TIMEOUT = 30.0, 90.0
-
-
-def host_allowed(url: str, domains: list[str]) -> bool:
-    """True when the URL's host (port ignored, as Scrapy's offsite filter does) is a domain or below one."""
-    host = (urlsplit(url).hostname or "").lower()
-    return any(host == d or host.endswith("." + d) for d in domains)
 
 
 class Pages:
@@ -196,5 +190,7 @@ class SiteSpider(SourceSpider):
             extractor = LinkExtractor()
             urls = [link.url for link in extractor.extract_links(response)]
         for url in dict.fromkeys(urls):
-            if host_allowed(url, self.source.allowed_domains) and self.budget(url):
+            # Only links nigran may fetch take from the page budget; crawler.middlewares.ScopeMiddleware
+            # enforces the same scope on every request, redirects included.
+            if in_scope(url, self.source.allowed_domains) and self.budget(url):
                 yield self.request(url, callback=self.parse)

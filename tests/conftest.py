@@ -101,3 +101,11 @@ def tornet(tmp_path_factory, demo_sites, block_site, js_shop):
     net.start(timeout=120)
     yield net
     net.stop()
+
+
+@pytest.fixture(scope="session")
+def hostile_site():
+    from tests.support.hostile_site import HostileSite
+
+    with HostileSite() as site:
+        yield site

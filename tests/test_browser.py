@@ -73,7 +73,7 @@ def test_each_rendered_page_keeps_document_dom_and_screenshot_that_verify(crawle
     assert {c.url for c in captures} == pages
     for url in pages:
         kinds = {c.kind: c for c in captures if c.url == url}
-        assert set(kinds) == {"http", "dom", "screenshot"} and {c.transport for c in kinds.values()} == {"browser"}
+        assert set(kinds) == {"http", "dom", "screenshot"} and {c.transport for c in kinds.values()} == {"direct"}  # the route, not the renderer
         for capture in kinds.values():
             body = bodies.get(capture.body_sha256)
             assert hashlib.sha256(body).hexdigest() == capture.body_sha256 and len(body) == capture.body_size
