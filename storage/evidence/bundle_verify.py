@@ -497,7 +497,8 @@ class _Checker:
         listing = self.timestamp_list()
         if listing is None:
             return
-        files = {f["path"]: f for f in self.well_formed(listing["files"], LISTED_FILE_FIELDS, f"{TIMESTAMP_LIST}: files")}
+        files = {f["path"]: f for f in
+                 self.well_formed(listing["files"], LISTED_FILE_FIELDS, f"{TIMESTAMP_LIST}: files")}
         self.unlisted_timestamps(present, files)
         intact = set()
         for rel, entry in files.items():
