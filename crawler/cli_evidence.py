@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from storage.home import data_home, default_db_url
+from storage.home import data_home
 
 
 def _no_controls(_ctx, _param, value: str | None) -> str | None:
@@ -70,96 +70,66 @@ def _commands(cli) -> list[click.Command]:
                   + f"  check it with: nigran verify {result.path} --key {data_home() / 'signing.pub'}")
 
 
-    def _verify_db(db_url: str, as_json: bool) -> None:
-        from sqlalchemy import select
-
-        from storage.evidence import custody, keys
-        from storage.evidence.minisign import read_public_key
-        from storage.evidence.warc import verify_warc
-        from storage.evidence.warcstore import pointer_problem, pointers
-        from storage.models import Capture
-
-        db = open_db(db_url or default_db_url())
-        pub_path = keys.key_paths()[1]
-        trusted = read_public_key(pub_path) if pub_path.exists() else None
-        warc_root = data_home() / "warc"
-        problems, files, checked = [], set(), 0
-        with db.session() as session:
-            chain = custody.verify_chain(session, trusted)
-            rows = session.execute(select(Capture.id, Capture.warc_file, Capture.warc_record_id, Capture.warc_offset,
-                                          Capture.body_sha256).order_by(Capture.id)).yield_per(2000)
-            for capture_id, pointer, sha in pointers(rows):
-                checked += 1
-                files.add(pointer.file)
-                problem = pointer_problem(warc_root, pointer, sha)
-                if problem:
-                    problems.append(f"capture {capture_id}: {problem}")
-        for name in sorted(files):
-            if (warc_root / name).is_file():
-                problems += verify_warc(warc_root / name)
-        result = {"custody_events": chain.events, "checkpoints": chain.checkpoints, "custody_problems": chain.problems,
-                  "captures_checked": checked, "warc_files": len(files), "warc_problems": problems,
-                  "valid": not chain.problems and not problems}
+    def _print_report(report, as_json: bool) -> None:
+        """The report's lines and verdict (or one JSON line), then exit with the verdict's status."""
         if as_json:
-            print_json_line(result)
+            print_json_line(report.as_dict())
         else:
-            if chain.problems:
-                click.echo(f"FAIL custody log, first break: {chain.problems[0]}")
-            else:
-                click.echo(f"OK   custody log: {chain.events} events chained, {chain.checkpoints} signed checkpoints hold")
-            if problems:
-                click.echo(f"FAIL WARC evidence, first break: {problems[0]}"
-                           + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
-            else:
-                click.echo(f"OK   WARC evidence: {checked} captures point at their records; "
-                           f"{len(files)} files pass their SHA-256 digests")
-            click.echo("VALID" if result["valid"] else "INVALID")
-        sys.exit(0 if result["valid"] else 1)
+            for prefix, lines in (("OK  ", report.ok), ("NOTE", report.notes), ("FAIL", report.problems)):
+                for line in lines:
+                    click.echo(f"{prefix} {line}")
+            click.echo(report.verdict_line())
+        sys.exit(report.exit_status)
 
 
     @click.command()
     @click.argument("bundle", required=False, type=click.Path(path_type=Path))
-    @click.option("--key", "key_path", type=click.Path(path_type=Path, dir_okay=False),
-                  help="The signer's public key (.pub or its base64 line), obtained separately: pins the signature.")
+    @click.option("--key", "keys_given", multiple=True, metavar="PUB",
+                  help="The signer's public key, obtained separately: a .pub file or its base64 line "
+                       "(`nigran keys show`). Repeatable. Only a pinned key makes a bundle VALID.")
+    @click.option("--trusted-keys", type=click.Path(path_type=Path, dir_okay=False),
+                  help="File of trusted signer keys: base64 key lines or .pub files one after another, "
+                       "# comments (default $NIGRAN_HOME/trusted_keys, when it exists).")
     @click.option("--tsa-roots", type=click.Path(path_type=Path, dir_okay=False),
                   help="PEM file of trusted TSA roots (default $NIGRAN_TSA_ROOTS, else the bundle's own, with a note).")
-    @click.option("--db", "db_url", is_flag=False, flag_value="", default=None,
-                  help="Verify the database instead: custody chain, checkpoints and WARC digests (URL optional).")
+    @click.option("--db", "db_url", is_flag=False, flag_value="", default=None, metavar="[URL]",
+                  help="Verify the database instead: custody chain and checkpoints, WARC digests, body files "
+                       "(URL optional).")
+    @click.option("--quick", is_flag=True, help="With --db: do not re-hash the body files.")
     @json_option
-    def verify(bundle, key_path, tsa_roots, db_url, as_json):
+    def verify(bundle, keys_given, trusted_keys, tsa_roots, db_url, quick, as_json):
         """Verify an evidence bundle (zip or folder) offline, or with --db the local evidence store.
 
-        Exit status: 0 valid, 1 invalid (prints what failed), 2 unreadable or refused.
+        A bundle is VALID only when it is intact and signed by a pinned key (--key, --trusted-keys);
+        intact but signed by a key not pinned, it is UNVERIFIED and names that key's id.
+
+        Exit status: 0 valid, 1 invalid (prints what failed), 2 unreadable or refused,
+        4 unverified (intact, signed by an unpinned key).
         """
         if db_url is not None:
-            _verify_db(db_url, as_json)
+            from storage.evidence.store_verify import verify_store
+
+            _print_report(verify_store(open_db(db_url), data_home(), quick=quick), as_json)
+        if quick:
+            fail("--quick applies to --db only", 2)
         if bundle is None:
             fail("give a BUNDLE to verify, or --db", 2)
-        from storage.evidence import timestamp
+        from storage.evidence import keys, timestamp
         from storage.evidence.bundle_verify import Unreadable, verify_bundle
-        from storage.evidence.minisign import PublicKey, SignatureError
+        from storage.evidence.minisign import SignatureError
+        from storage.evidence.verdict import EXIT_STATUS, UNREADABLE, unreadable
 
         try:
-            key = PublicKey.from_text(key_path.read_text()) if key_path else None
+            trusted = keys.pinned_keys(keys_given, trusted_keys)
             roots = timestamp.load_roots(tsa_roots) or None
-            report = verify_bundle(bundle, key=key, tsa_roots=roots)
+            report = verify_bundle(bundle, trusted=trusted, tsa_roots=roots)
         except (OSError, SignatureError, timestamp.TimestampError) as exc:
-            fail(str(exc), 2)
+            fail(str(exc), EXIT_STATUS[UNREADABLE])
         except Unreadable as exc:
             if as_json:
-                print_json_line({"valid": False, "unreadable": str(exc)})
-            fail(str(exc), 2)
-        if as_json:
-            print_json_line({"valid": report.valid, "ok": report.ok, "problems": report.problems, "notes": report.notes})
-        else:
-            for line in report.ok:
-                click.echo(f"OK   {line}")
-            for line in report.notes:
-                click.echo(f"NOTE {line}")
-            for line in report.problems:
-                click.echo(f"FAIL {line}")
-            click.echo("VALID" if report.valid else f"INVALID: {len(report.problems)} problem(s)")
-        sys.exit(0 if report.valid else 1)
+                print_json_line(unreadable(str(exc)))
+            fail(str(exc), EXIT_STATUS[UNREADABLE])
+        _print_report(report, as_json)
 
 
     @click.group("keys")
@@ -179,7 +149,8 @@ def _commands(cli) -> list[click.Command]:
             print_json_line(info)
             return
         click.echo(f"key id (fingerprint): {info['key_id']}\npublic key: {info['public_key']}\n"
-                   f"file: {info['public_key_file']}\nverify with: minisign -Vm FILE -P {info['public_key']}")
+                   f"file: {info['public_key_file']}\nverify with: nigran verify BUNDLE --key {info['public_key']}\n"
+                   f"         or: minisign -Vm FILE -P {info['public_key']}")
 
 
     return [export, verify, keys_group]

@@ -53,7 +53,7 @@ def copy(crawled, tmp_path):
 
 
 def problems(bundle, crawled):
-    report = verify_bundle(bundle, key=minisign.read_public_key(crawled["key"]))
+    report = verify_bundle(bundle, trusted=[minisign.read_public_key(crawled["key"])])
     assert not report.valid
     return "\n".join(report.problems)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.evidence import custody
+from storage.evidence import custody, keys
 from storage.evidence.warc import read_record, verify_warc
 from storage.models import Capture, CaptureArtifact, CustodyCheckpoint, CustodyEvent
 from storage.recorder import OfferData, Recorder
@@ -58,7 +58,7 @@ def test_captures_are_written_to_warc_with_custody_events(home, db_url):
         events = s.scalars(select(CustodyEvent).order_by(CustodyEvent.seq)).all()
         artefact = s.scalars(select(CaptureArtifact)).one()
         assert s.scalars(select(CustodyCheckpoint)).one().tree_size == 3
-        assert custody.verify_chain(s).problems == []
+        assert custody.verify_chain(s, keys.public_key(home)).problems == []
 
     assert [c.kind for c in captures] == ["http", "screenshot", "http"]
     assert artefact.page_capture_id == captures[0].id and artefact.capture_id == captures[1].id

@@ -348,6 +348,7 @@ With stock tools only:
     minisign -Vm SHA256SUMS -p keys/signer.pub
     sha256sum -c SHA256SUMS
     minisign -Vm manifest.json -p keys/signer.pub
+    minisign -Vm timestamps/timestamps.json -p keys/signer.pub   (lists the tokens taken)
     openssl ts -verify -data manifest.json -in timestamps/tsa-1.tsr \\
         -CAfile YOUR-TRUSTED-TSA-ROOT.pem -untrusted timestamps/tsa-1.chain.pem
 
@@ -369,26 +370,51 @@ def _file_entries(root: Path) -> list[dict]:
     return entries
 
 
-def _timestamps(staging: Path, manifest: bytes, result: ExportResult) -> None:
-    urls = timestamp.configured_urls()
+def _timestamps(staging: Path, manifest: bytes, urls: list[str], secret: minisign.SecretKey,
+                result: ExportResult) -> None:
+    """Ask each TSA for a token over manifest.json, then seal the list of what was taken.
+
+    A token is taken over the manifest's bytes, so the manifest cannot list it. Instead the manifest
+    names the TSAs asked (`timestamps.requested`), and timestamps/timestamps.json, written after the
+    tokens are in and signed with the bundle key like the manifest, binds itself to the manifest by its
+    SHA-256 and lists every token taken, every TSA that failed, and each file under timestamps/ with
+    its size and SHA-256: a token removed, added or altered breaks the list or its signature.
+    """
     if not urls:
         return
+    folder = staging / "timestamps"
+    folder.mkdir()
+    tokens, failed = _take_tokens(folder, manifest, urls, result)
+    files = [{"path": f"timestamps/{p.name}", "sha256": sha256_file(p), "bytes": p.stat().st_size}
+             for p in sorted(folder.iterdir())]
+    listing = custody.canonical_json({"manifest_sha256": hashlib.sha256(manifest).hexdigest(), "tokens": tokens,
+                                      "failed": failed, "files": files})
+    (folder / "timestamps.json").write_bytes(listing)
+    (folder / "timestamps.json.minisig").write_text(minisign.sign(listing, secret, "nigran bundle timestamps"))
+
+
+def _take_tokens(folder: Path, manifest: bytes, urls: list[str], result: ExportResult) -> tuple[list, list]:
+    """A token over the manifest from each TSA, written into `folder`: (tokens taken, TSAs that failed)."""
     try:
         roots = timestamp.load_roots()
     except timestamp.TimestampError as exc:
         result.warnings.append(str(exc))
-        return
+        return [], [{"tsa": url, "error": str(exc)} for url in urls]
+    tokens, failed = [], []
     for n, url in enumerate(urls, 1):
         try:
             reply, at = timestamp.request(url, manifest, roots)
         except timestamp.TimestampError as exc:
             result.warnings.append(f"timestamp not taken: {exc}")
+            failed.append({"tsa": url, "error": str(exc)})
             continue
-        (staging / "timestamps").mkdir(exist_ok=True)
-        (staging / f"timestamps/tsa-{n}.tsr").write_bytes(reply)
-        (staging / f"timestamps/tsa-{n}.chain.pem").write_bytes(timestamp.pem(timestamp.embedded_certificates(reply)))
-        (staging / "timestamps/roots.pem").write_bytes(timestamp.pem(roots))
+        (folder / f"tsa-{n}.tsr").write_bytes(reply)
+        (folder / f"tsa-{n}.chain.pem").write_bytes(timestamp.pem(timestamp.embedded_certificates(reply)))
+        (folder / "roots.pem").write_bytes(timestamp.pem(roots))
+        tokens.append({"tsa": url, "token": f"timestamps/tsa-{n}.tsr", "chain": f"timestamps/tsa-{n}.chain.pem",
+                       "at": custody.utc_text(at)})
         result.timestamps.append(f"{url} at {custody.utc_text(at)}")
+    return tokens, failed
 
 
 def _zip_folder(folder: Path, out: Path) -> None:
@@ -437,6 +463,7 @@ def export_bundle(db: Database, home: Path, out: Path, *, operator: str, case: s
         files.append({"path": "SHA256SUMS", "sha256": sha256_file(sums), "bytes": sums.stat().st_size,
                       "role": "metadata", "present": True})
         tool = tool_info()
+        tsa_urls = timestamp.configured_urls()
         manifest = custody.canonical_json({
             "manifest_version": 1, "bundle_id": bundle_id, "case": case, "profile": profile, "created_utc": created,
             "operator": operator, "hash_alg": "sha256", "selection": selection.as_dict(),
@@ -444,6 +471,7 @@ def export_bundle(db: Database, home: Path, out: Path, *, operator: str, case: s
                      "host": host()},
             "counts": {"offers": bundle.offers, "captures": len(bundle.manifest_captures)},
             "custody": head, "signer": keys.describe(secret.public_key),
+            "timestamps": {"requested": tsa_urls},
             "raw_captures": "included in captures.wacz" if profile == "full"
             else "withheld (redacted profile): their SHA-256 and WARC record ids are listed under captures",
             "files": sorted(files, key=lambda f: f["path"]), "captures": bundle.manifest_captures})
@@ -455,7 +483,7 @@ def export_bundle(db: Database, home: Path, out: Path, *, operator: str, case: s
             minisign.sign((staging / "SHA256SUMS").read_bytes(), secret, comment))
         result = ExportResult(out, bundle_id, manifest_sha, bundle.offers, len(bundle.manifest_captures),
                               minisign.fingerprint(secret.public_key))
-        _timestamps(staging, manifest, result)
+        _timestamps(staging, manifest, tsa_urls, secret, result)
         placed = True
         if as_dir:
             os.rename(staging, out)

@@ -146,6 +146,21 @@ def read_public_key(path: str | os.PathLike) -> PublicKey:
     return PublicKey.from_text(Path(path).read_text())
 
 
+def public_keys_from_text(text: str, where: str = "keys") -> list[PublicKey]:
+    """Every key in a list of keys: base64 key lines or whole ``.pub`` files one after another;
+    blank lines, ``#`` comments and ``untrusted comment:`` lines are skipped."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith(UNTRUSTED):
+            continue
+        try:
+            found.append(PublicKey.from_text(line))
+        except SignatureError as exc:
+            raise SignatureError(f"{where} line {number}: {exc}") from None
+    return found
+
+
 def fingerprint(public_key: PublicKey) -> str:
     """The key id in hex, as ``minisign`` prints it.
 
@@ -169,11 +184,8 @@ def sign(data: bytes, secret: SecretKey, trusted_comment: str,
             f"{base64.b64encode(global_sig).decode()}\n")
 
 
-def verify(data: bytes, minisig_text: str, public_key: PublicKey) -> str:
-    """Check ``.minisig`` text against ``data``; return the trusted comment or raise SignatureError.
-
-    Accepts the prehashed ``ED`` and the legacy ``Ed`` modes, like ``minisign -V``.
-    """
+def _signature_parts(minisig_text: str) -> tuple[list[str], bytes]:
+    """The lines of ``.minisig`` text and its decoded signature line (algorithm, key id, signature)."""
     lines = minisig_text.splitlines()
     if (len(lines) < 4 or not lines[0].startswith(UNTRUSTED)
             or not lines[2].startswith(TRUSTED)):
@@ -181,6 +193,20 @@ def verify(data: bytes, minisig_text: str, public_key: PublicKey) -> str:
     raw = _b64decode(lines[1], "signature")
     if len(raw) != 74 or raw[:2] not in (SIG_ALG, SIG_ALG_PREHASHED):
         raise SignatureError("signature: unsupported algorithm or length")
+    return lines, raw
+
+
+def signature_key_id(minisig_text: str) -> bytes:
+    """The id of the key a ``.minisig`` claims to be made by (unverified: only to pick the key to check)."""
+    return _signature_parts(minisig_text)[1][2:10]
+
+
+def verify(data: bytes, minisig_text: str, public_key: PublicKey) -> str:
+    """Check ``.minisig`` text against ``data``; return the trusted comment or raise SignatureError.
+
+    Accepts the prehashed ``ED`` and the legacy ``Ed`` modes, like ``minisign -V``.
+    """
+    lines, raw = _signature_parts(minisig_text)
     alg, key_id, signature = raw[:2], raw[2:10], raw[10:]
     if key_id != public_key.key_id:
         raise SignatureError(f"signature made by key {_key_id_hex(key_id)}, "
