@@ -89,12 +89,14 @@ def scrapy_settings(db_url: str, home: Path, run_id: int, overrides: dict[str, A
 
 
 def _configure_logging(log_file: Path, verbose: bool) -> None:
-    """Everything at INFO into the run's log file; warnings and errors (INFO with -v) on stderr."""
+    """INFO and above into the run's log file; warnings and errors (INFO with -v) on stderr. Never DEBUG:
+    Scrapy keeps its own loggers at DEBUG, so each handler sets its level itself."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     fmt = logging.Formatter(default_settings.LOG_FORMAT, default_settings.LOG_DATEFORMAT)
     fmt.converter = time.gmtime
     file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setLevel(logging.INFO)
     file_handler.setFormatter(fmt)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.INFO if verbose else logging.WARNING)
