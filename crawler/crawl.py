@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -150,8 +151,14 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
 
 
 def open_log(home: Path, name: str, verbose: bool) -> Path:
-    (home / "logs").mkdir(parents=True, exist_ok=True)
-    log_file = home / "logs" / name
+    """Log to `home`/logs/`name`, readable by the owner only (logs/ 0700, the file 0600): logs name sources,
+    URLs and hosts of an investigation."""
+    logs = home / "logs"
+    logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+    logs.chmod(0o700)
+    log_file = logs / name
+    os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    log_file.chmod(0o600)
     _configure_logging(log_file, verbose)
     return log_file
 
