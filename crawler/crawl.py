@@ -18,6 +18,7 @@ from twisted.internet import task
 from config.schema import Source
 from crawler import settings as default_settings
 from crawler.runtime import recorder_at
+from crawler.terminal import SafeLogFormatter
 from crawler.tor import TorAccess, TorConfig, TorError, open_tor
 from spiders.loader import spider_class
 from storage.home import data_home
@@ -94,14 +95,14 @@ def _configure_logging(log_file: Path, verbose: bool) -> None:
     Scrapy keeps its own loggers at DEBUG, so each handler sets its level itself."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    fmt = logging.Formatter(default_settings.LOG_FORMAT, default_settings.LOG_DATEFORMAT)
+    fmt = SafeLogFormatter(default_settings.LOG_FORMAT, default_settings.LOG_DATEFORMAT)
     fmt.converter = time.gmtime
     file_handler = logging.FileHandler(log_file, encoding="utf-8")
     file_handler.setLevel(logging.INFO)
     file_handler.setFormatter(fmt)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    console.setFormatter(SafeLogFormatter("%(levelname)s %(message)s"))
     console.addFilter(lambda r: r.name not in QUIET_ON_SCREEN and KNOWN_WARNING not in r.getMessage())
     root.handlers[:] = [file_handler, console]
     logging.getLogger("stem").setLevel(logging.WARNING)  # stem narrates every control message at INFO/DEBUG
