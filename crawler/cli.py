@@ -9,20 +9,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from config.schema import DEFAULT_SOURCES, ConfigError, load_sources, select
+from crawler.terminal import SafeConsole, say
 from storage.db import Database, DatabaseError
 from storage.home import data_home, default_db_url
 
 CATEGORIES = ("cnic", "sim", "call_logs", "travel")
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+out = SafeConsole(width=None if sys.stdout.isatty() else 200)
 
 
 def fail(message: str, code: int = 1):
-    """One line on stderr, then exit with `code`."""
-    click.echo(f"nigran: error: {message}", err=True)
+    """One line on stderr (line breaks in `message` become spaces), then exit with `code`."""
+    say(f"nigran: error: {' '.join(str(message).splitlines())}", err=True)
     sys.exit(code)
 
 
@@ -76,8 +76,9 @@ def print_summary(result, as_json: bool) -> None:
     for col in ("source", "status", "pages", "captures", "posts", "new offers", "updated offers", "errors"):
         table.add_column(col, justify="left" if col in ("source", "status") else "right")
     for r in result.reports:
-        status = "[green]ok[/]" if r.ok else f"[red]failed[/] ({r.failure})"
-        table.add_row(r.source, status, *map(str, (r.pages, r.captures, r.posts, r.offers_new, r.offers_updated, r.errors)))
+        table.add_row(r.source, "ok" if r.ok else f"failed ({r.failure})",
+                      *map(str, (r.pages, r.captures, r.posts, r.offers_new, r.offers_updated, r.errors)),
+                      style=None if r.ok else "red")
     out.print(table)
 
 
@@ -150,10 +151,9 @@ def worker(redis_url, db_url, tor_socks, tor_control, wait, forever, verbose):
         fail(str(exc))
     if run is None:
         fail(f"no run was published on {redis_url} within {wait:g} s", 3)
-    click.echo(f"nigran worker: crawling run {run.run_id} ({', '.join(s.name for s in run.sources)})", err=True)
+    say(f"nigran worker: crawling run {run.run_id} ({', '.join(s.name for s in run.sources)})", err=True)
     code = run_worker(redis_url, run, db_url=db_url, tor=TorConfig.from_env(tor_socks, tor_control), verbose=verbose)
-    click.echo(f"nigran worker: run {run.run_id} {'drained' if code == 0 else f'ended with exit status {code}'}",
-               err=True)
+    say(f"nigran worker: run {run.run_id} {'drained' if code == 0 else f'ended with exit status {code}'}", err=True)
     if forever and code in (0, 1):  # a fresh process for the next run: Scrapy's reactor cannot restart
         os.execv(sys.executable, [sys.executable, "-m", "crawler", *sys.argv[1:]])
     sys.exit(code)
@@ -365,7 +365,7 @@ def tor_newnym(source, tor_socks, tor_control):
 
     session = attached_tor(tor_socks, tor_control)
     try:
-        click.echo(newnym(session, source))
+        say(newnym(session, source))
     except TorError as exc:
         fail(str(exc))
     finally:
@@ -386,8 +386,8 @@ def db_upgrade(db_url):
     try:
         database = Database(db_url or default_db_url(), upgrade=False)
         ran = database.upgrade()
-        click.echo(f"{database.safe_url}: schema at {database.current_revision()}"
-                   f"{' (upgraded)' if ran else ' (already current)'}")
+        say(f"{database.safe_url}: schema at {database.current_revision()}"
+            f"{' (upgraded)' if ran else ' (already current)'}")
     except DatabaseError as exc:
         fail(str(exc))
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from config.alerts import DEFAULT_ALERTS, AlertsFile, load_alerts
 from config.schema import ConfigError
+from crawler.terminal import SafeLogFormatter, say
 
 
 def register(main: click.Group) -> None:
@@ -79,7 +80,7 @@ def _schedule(cli: ModuleType) -> click.Group:
             cli.fail(str(exc), 2)
         with stored_jobs(cli.open_db(db_url)) as sched:
             job = job_dict(add_schedule(sched, source, sources_path, trigger, spec, misfire_grace=misfire_grace))
-        click.echo(f"{source}: {spec}; next run {job['next_run'] or 'none'}")
+        say(f"{source}: {spec}; next run {job['next_run'] or 'none'}")
 
     @schedule.command("list")
     @cli.db_option
@@ -113,11 +114,11 @@ def _schedule(cli: ModuleType) -> click.Group:
                 except JobLookupError:
                     cli.fail(f"no schedule for {source!r} (see `nigran schedule list`)")
                 if verb == "remove":
-                    click.echo(f"{source}: schedule removed")
+                    say(f"{source}: schedule removed")
                 elif job is None:  # resumed past its end
-                    click.echo(f"{source}: schedule removed, it has no run left")
+                    say(f"{source}: schedule removed, it has no run left")
                 else:
-                    click.echo(f"{source}: {verb}d; next run {job_dict(job)['next_run'] or 'none'}")
+                    say(f"{source}: {verb}d; next run {job_dict(job)['next_run'] or 'none'}")
 
     change("pause", "Pause a source's schedule (kept, but not run).")
     change("resume", "Resume a paused schedule.")
@@ -151,7 +152,7 @@ def _scheduler(cli: ModuleType) -> click.Command:
         alerts = _load_alerts(cli, alerts_path)
         db = cli.open_db(db_url)
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFORMAT))
+        handler.setFormatter(SafeLogFormatter(LOG_FORMAT, LOG_DATEFORMAT))
         handler.formatter.converter = time.gmtime
         logging.getLogger().handlers[:] = [handler]
         logging.getLogger().setLevel(logging.INFO)
@@ -203,7 +204,7 @@ def _sweep(cli: ModuleType) -> click.Command:
             cli.out.print(f"Run {result.crawl.run_id} {result.status}. Alerts: {len(a.new)} new, "
                           f"{a.delivered} delivered, {a.queued} waiting for delivery.")
             for alert in a.new:
-                cli.out.print(f"  alert {alert['alert_id']}: {alert['summary']}", markup=False)
+                cli.out.print(f"  alert {alert['alert_id']}: {alert['summary']}")
         sys.exit(result.exit_code)
 
     return sweep
@@ -314,7 +315,7 @@ def _watch(cli: ModuleType) -> click.Group:
         removed = remove_watch(cli.open_db(db_url), watch_id)
         if removed is None:
             cli.fail(f"no watched identifier with id {watch_id}")
-        click.echo(f"watch {watch_id} removed: {removed.type} {removed.masked} ({removed.label})")
+        say(f"watch {watch_id} removed: {removed.type} {removed.masked} ({removed.label})")
 
     return watch
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from twisted.internet import task
 from config.schema import Source
 from crawler import settings as default_settings
 from crawler.runtime import recorder_at
+from crawler.terminal import SafeLogFormatter
 from crawler.tor import TorAccess, TorConfig, TorError, open_tor
 from spiders.loader import spider_class
 from storage.home import data_home
@@ -89,16 +91,18 @@ def scrapy_settings(db_url: str, home: Path, run_id: int, overrides: dict[str, A
 
 
 def _configure_logging(log_file: Path, verbose: bool) -> None:
-    """Everything at INFO into the run's log file; warnings and errors (INFO with -v) on stderr."""
+    """INFO and above into the run's log file; warnings and errors (INFO with -v) on stderr. Never DEBUG:
+    Scrapy keeps its own loggers at DEBUG, so each handler sets its level itself."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    fmt = logging.Formatter(default_settings.LOG_FORMAT, default_settings.LOG_DATEFORMAT)
+    fmt = SafeLogFormatter(default_settings.LOG_FORMAT, default_settings.LOG_DATEFORMAT)
     fmt.converter = time.gmtime
     file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setLevel(logging.INFO)
     file_handler.setFormatter(fmt)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    console.setFormatter(SafeLogFormatter("%(levelname)s %(message)s"))
     console.addFilter(lambda r: r.name not in QUIET_ON_SCREEN and KNOWN_WARNING not in r.getMessage())
     root.handlers[:] = [file_handler, console]
     logging.getLogger("stem").setLevel(logging.WARNING)  # stem narrates every control message at INFO/DEBUG
@@ -148,8 +152,14 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
 
 
 def open_log(home: Path, name: str, verbose: bool) -> Path:
-    (home / "logs").mkdir(parents=True, exist_ok=True)
-    log_file = home / "logs" / name
+    """Log to `home`/logs/`name`, readable by the owner only (logs/ 0700, the file 0600): logs name sources,
+    URLs and hosts of an investigation."""
+    logs = home / "logs"
+    logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+    logs.chmod(0o700)
+    log_file = logs / name
+    os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    log_file.chmod(0o600)
     _configure_logging(log_file, verbose)
     return log_file
 

@@ -47,5 +47,7 @@ ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 500,
 }
 LOG_LEVEL = "INFO"
+# Items are personal data: logged by their ids, never their values (crawler/logformatter.py).
+LOG_FORMATTER = "crawler.logformatter.ItemRefLogFormatter"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_DATEFORMAT = "%Y-%m-%dT%H:%M:%SZ"

@@ -1,0 +1,49 @@
+"""Text from outside (scraped pages, the database, configuration, error messages) made safe for a terminal.
+
+Scraped text can carry escape sequences (clear the screen, set the window title, fake a prompt), rich markup
+(`[link=…]`, or a stray `[/bold]` that makes rich raise) and bidi overrides that make text read differently
+from what it is. Everything nigran prints for a person goes through `plain`: tables and lines through
+`SafeConsole`, plain lines through `say`, log lines through `SafeLogFormatter`.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+# C0 controls except tab and newline, DEL, C1 controls, bidi embeddings/overrides (U+202A-202E) and
+# isolates (U+2066-2069). Right-to-left script itself (Urdu) is text and stays.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(value: object) -> str:
+    """`value` as text without terminal control characters or bidi overrides."""
+    return _UNSAFE.sub("", str(value))
+
+
+class SafeConsole(Console):
+    """A rich console that shows every string literally: no markup, no emoji codes, no control characters.
+
+    Styling is given explicitly, as `rich.text.Text` objects built by nigran itself."""
+
+    def __init__(self, **kwargs):
+        super().__init__(markup=False, emoji=False, highlight=False, **kwargs)
+
+    def render_str(self, text: str, **kwargs) -> Text:
+        """Every string rich renders (printed values, table cells, titles) passes through here."""
+        return super().render_str(plain(text), **{**kwargs, "markup": False, "emoji": False})
+
+
+def say(message: str, err: bool = False) -> None:
+    """Print one line of text for a person, made safe."""
+    click.echo(plain(message), err=err)
+
+
+class SafeLogFormatter(logging.Formatter):
+    """Log lines made safe, so that reading a log (on screen or with `cat`) cannot drive the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return plain(super().format(record))
