@@ -157,17 +157,22 @@ def test_edited_offers_jsonl_is_caught(crawled, copy):
     assert "\n" not in problems(copy, crawled)  # nothing else is blamed
 
 
-def _forge_manifest(bundle: Path) -> bytes:
-    """Edit offers.jsonl, then rewrite SHA256SUMS and the manifest to match every file, as a forger would."""
-    offers = bundle / "offers.jsonl"
-    offers.write_text(offers.read_text().replace('"kind": "offer"', '"kind": "request"', 1))
-    manifest = json.loads((bundle / "manifest.json").read_text())
+def rehash_listed(bundle: Path, manifest: dict) -> None:
+    """Re-hash every file the manifest lists into it and into SHA256SUMS, as a forger would."""
     files = sorted(manifest["files"], key=lambda f: f["path"] == "SHA256SUMS")
     for entry in files:
         if entry["path"] == "SHA256SUMS":
             (bundle / "SHA256SUMS").write_text("".join(f"{f['sha256']}  {f['path']}\n" for f in files[:-1]))
         data = (bundle / entry["path"]).read_bytes()
         entry.update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+
+
+def _forge_manifest(bundle: Path) -> bytes:
+    """Edit offers.jsonl, then rewrite SHA256SUMS and the manifest to match every file, as a forger would."""
+    offers = bundle / "offers.jsonl"
+    offers.write_text(offers.read_text().replace('"kind": "offer"', '"kind": "request"', 1))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    rehash_listed(bundle, manifest)
     data = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     (bundle / "manifest.json").write_bytes(data)
     return data

@@ -1,6 +1,5 @@
 """Hostile-input defects of `nigran verify`: forged bundles signed by an unpinned key, zip bombs,
 malformed manifests, unlisted timestamp tokens, and corrupted body files under `verify --db`."""
-import hashlib
 import json
 import shutil
 import struct
@@ -15,6 +14,7 @@ from storage.evidence.bundle_verify import Unreadable, ZipLimits, verify_bundle
 from storage.evidence.export import Selection, export_bundle
 from storage.models import Capture
 from tests.conftest import nigran
+from tests.test_evidence_bundle import rehash_listed
 from tests.test_evidence_recorder import make_store
 from tests.test_evidence_timestamp import tsa  # noqa: F401  (the local TSA fixture)
 
@@ -95,12 +95,7 @@ def _resign_manifest(bundle, home, manifest):
 def _reseal(bundle, home):
     """Re-hash every listed file into the manifest and SHA256SUMS, and re-sign both with the real key."""
     manifest = json.loads((bundle / "manifest.json").read_text())
-    files = sorted(manifest["files"], key=lambda f: f["path"] == "SHA256SUMS")
-    for entry in files:
-        if entry["path"] == "SHA256SUMS":
-            (bundle / "SHA256SUMS").write_text("".join(f"{f['sha256']}  {f['path']}\n" for f in files[:-1]))
-        data = (bundle / entry["path"]).read_bytes()
-        entry.update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    rehash_listed(bundle, manifest)
     _resign_manifest(bundle, home, manifest)
     secret = minisign.read_secret_key(home / "signing.key")
     (bundle / "SHA256SUMS.minisig").write_text(minisign.sign((bundle / "SHA256SUMS").read_bytes(), secret, "x"))
