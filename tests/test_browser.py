@@ -16,7 +16,7 @@ from tests.support.js_shop import JsShop, listings
 
 pytestmark = pytest.mark.browser
 PAGES = 3
-TIMEOUT = 2  # seconds; the stalled and frozen pages fail after it
+TIMEOUT = 5  # seconds; the stalled and frozen pages fail after it (2 s was less than a cold Chromium's first load)
 TITLES = {item["title"] for key in [*map(str, range(1, PAGES + 1)), "chatty"] for item in listings(key)}
 
 
