@@ -73,6 +73,7 @@ from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 from config.schema import Source
 from crawler.crawl import scrapy_settings
+from crawler.runtime import Services
 from spiders.site import SiteSpider
 from storage.db import Database
 from storage.recorder import Recorder
@@ -80,13 +81,14 @@ from storage.recorder import Recorder
 url, pages, mode, home = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
 source = Source(name="bench", via="direct", start_urls=[url], max_depth=50, max_pages=pages, concurrency=16)
 db_url = f"sqlite:///{home / 'bench.db'}"
-run_id = Recorder(Database(db_url), home / "bodies").start_run("bench")
+recorder = Recorder(Database(db_url), home / "bodies")
+run_id = recorder.start_run("bench")
 overrides = {"CONCURRENT_REQUESTS": 32}
 if mode == "baseline":
     overrides.update(ITEM_PIPELINES={}, DOWNLOADER_MIDDLEWARES={
         "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
         "crawler.middlewares.RouteMiddleware": 80})
-process = CrawlerProcess(scrapy_settings(db_url, home, run_id, overrides))
+process = CrawlerProcess(scrapy_settings(Services(recorder, run_id), overrides))
 crawler = process.create_crawler(SiteSpider.for_source(source))
 process.crawl(crawler)
 start = time.perf_counter()

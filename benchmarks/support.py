@@ -23,14 +23,16 @@ from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 from config.schema import Source
 from crawler.crawl import scrapy_settings
+from crawler.runtime import Services
 from spiders.loader import spider_class
 from storage.db import Database
 from storage.recorder import Recorder
 
 source, overrides, home = Source(**json.loads(sys.argv[1])), json.loads(sys.argv[2]), Path(sys.argv[3])
 db_url = f"sqlite:///{home / 'bench.db'}"
-run_id = Recorder(Database(db_url), home / "bodies").start_run("bench")
-process = CrawlerProcess(scrapy_settings(db_url, home, run_id, overrides))
+recorder = Recorder(Database(db_url), home / "bodies")
+run_id = recorder.start_run("bench")
+process = CrawlerProcess(scrapy_settings(Services(recorder, run_id), overrides))
 crawler = process.create_crawler(spider_class(source))
 process.crawl(crawler)
 start = time.perf_counter()

@@ -27,7 +27,7 @@ from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
 from crawler.download import DeadlineDownloadHandler, http_only
 from crawler.middlewares import route_of
-from crawler.runtime import recorder_for
+from crawler.runtime import Runtime
 
 CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",  # containers have a small /dev/shm
@@ -92,9 +92,10 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
     @classmethod
     def from_crawler(cls, crawler):
         """One instance per crawler for both schemes: one Playwright driver, one browser."""
-        if getattr(crawler, "nigran_browser", None) is None:
-            crawler.nigran_browser = cls(crawler)
-        return crawler.nigran_browser
+        runtime = Runtime.of(crawler)
+        if runtime.browser is None:
+            runtime.browser = cls(crawler)
+        return runtime.browser
 
     def __init__(self, crawler):
         super().__init__(crawler)
@@ -217,8 +218,7 @@ class BrowserEvidenceMiddleware:
 
     def __init__(self, crawler):
         self.crawler = crawler
-        self.recorder = recorder_for(crawler)
-        self.run_id = crawler.settings.getint("NIGRAN_RUN_ID") or None
+        self.runtime = Runtime.of(crawler)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -228,12 +228,13 @@ class BrowserEvidenceMiddleware:
         rendered: Rendered | None = request.meta.pop(RENDERED, None)
         if rendered is None:
             return response
-        common = {"run_id": self.run_id, "source": self.crawler.spider.name, "url": request.url,
+        recorder = self.runtime.recorder
+        common = {"run_id": self.runtime.run_id, "source": self.crawler.spider.name, "url": request.url,
                   "final_url": response.url, "method": request.method, "status": response.status,
-                  "fetched_at": rendered.at, **route_of(self.crawler, request)}
-        dom_id, dom_sha = self.recorder.capture(body=rendered.dom, kind="dom",
+                  "fetched_at": rendered.at, **route_of(self.runtime, request)}
+        dom_id, dom_sha = recorder.capture(body=rendered.dom, kind="dom",
                                                 headers=[["Content-Type", "text/html; charset=utf-8"]], **common)
-        shot_id, _ = self.recorder.capture(body=rendered.screenshot, kind="screenshot",
+        shot_id, _ = recorder.capture(body=rendered.screenshot, kind="screenshot",
                                            headers=[["Content-Type", "image/png"]], **common)
         self.crawler.stats.inc_value("nigran/captures", 2)
         request.meta.update(document_capture_id=request.meta.get("capture_id"), capture_id=dom_id,

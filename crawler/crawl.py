@@ -17,11 +17,13 @@ from twisted.internet import task
 
 from config.schema import Source
 from crawler import settings as default_settings
-from crawler.runtime import recorder_at
+from crawler.runtime import Services
 from crawler.terminal import SafeLogFormatter
 from crawler.tor import TorAccess, TorConfig, TorError, open_tor
 from spiders.loader import spider_class
+from storage.db import Database
 from storage.home import data_home
+from storage.recorder import Recorder
 
 log = logging.getLogger(__name__)
 STAT_KEYS = {
@@ -79,11 +81,11 @@ class CrawlResult:
                 "sources": [{**vars(r), "ok": r.ok} for r in self.reports]}
 
 
-def scrapy_settings(db_url: str, home: Path, run_id: int, overrides: dict[str, Any] | None = None) -> Settings:
+def scrapy_settings(services: Services, overrides: dict[str, Any] | None = None) -> Settings:
+    """nigran's settings for the crawlers of one process, which share `services`."""
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
-    settings.update({"NIGRAN_DB": db_url, "NIGRAN_HOME": str(home), "NIGRAN_RUN_ID": run_id,
-                     "LOG_INSTALL_ROOT_HANDLER": False,
+    settings.update({"NIGRAN_SERVICES": services, "LOG_INSTALL_ROOT_HANDLER": False,
                      # spiders come from the sources given to run_crawl, not from the sources file
                      "SPIDER_LOADER_CLASS": "scrapy.spiderloader.DummySpiderLoader",
                      **(overrides or {})}, priority="cmdline")
@@ -135,14 +137,14 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
               tor: TorConfig | None = None) -> CrawlResult:
     """Crawl the sources together in one Scrapy process; record the run; return per-source reports."""
     home = home or data_home()
-    recorder = recorder_at(db_url, str(home))
+    recorder = Recorder(Database(db_url), home / "bodies")
     run_id = recorder.start_run(trigger)
     log_file = open_log(home, f"run-{run_id}.log", verbose)
     log.info("run %d: crawling %s into %s", run_id, ", ".join(s.name for s in sources), recorder.db.safe_url)
     crawlers: dict = {}
     status = "interrupted"
     try:
-        crawlers = crawl_sources(sources, db_url, home, run_id, overrides=overrides, tor=tor, progress=progress)
+        crawlers = crawl_sources(sources, recorder, run_id, overrides=overrides, tor=tor, progress=progress)
         status = "interrupted" if interrupted(crawlers) else "finished"
     finally:
         result = CrawlResult(run_id, [SourceReport.from_stats(s.name, crawlers[s.name].stats.get_stats()
@@ -164,16 +166,17 @@ def open_log(home: Path, name: str, verbose: bool) -> Path:
     return log_file
 
 
-def crawl_sources(sources: list[Source], db_url: str, home: Path, run_id: int, *, overrides: dict[str, Any] | None,
+def crawl_sources(sources: list[Source], recorder: Recorder, run_id: int, *, overrides: dict[str, Any] | None,
                   tor: TorConfig | None, progress: bool) -> dict:
-    """One Scrapy process crawling `sources` for run `run_id`, with Tor when a source needs it; its crawlers
-    by source name once it is done."""
+    """One Scrapy process crawling `sources` into `recorder` for run `run_id`, with Tor when a source needs
+    it; its crawlers by source name once it is done."""
     tor_access = open_tor_for(sources, tor, progress)
-    process = CrawlerProcess(scrapy_settings(db_url, home, run_id, overrides))
+    if tor_access.session is not None:
+        recorder.note_tor_socks(*tor_access.session.socks)
+    process = CrawlerProcess(scrapy_settings(Services(recorder, run_id, tor_access), overrides))
     crawlers = {}
     for source in sources:
         crawler = process.create_crawler(spider_class(source))
-        crawler.nigran_tor = tor_access
         crawlers[source.name] = crawler
         process.crawl(crawler)
     try:

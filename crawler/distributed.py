@@ -1,7 +1,7 @@
 """The Scrapy side of a distributed crawl: scrapy-redis scheduler and stats on the shared frontier, plus
 the parts that make a worker's death harmless and politeness hold across workers (crawler/frontier.py).
 
-`distributed_settings()` switches a crawl to them; a `nigran worker` process runs one crawler per source.
+The `Distributed` add-on switches a crawl to them; a `nigran worker` process runs one crawler per source.
 """
 from __future__ import annotations
 
@@ -18,39 +18,44 @@ from scrapy_redis.scheduler import Scheduler
 from scrapy.statscollectors import MemoryStatsCollector
 from twisted.internet import task
 
-from crawler.frontier import Frontier, connect
-from crawler.runtime import recorder_for
+from crawler.failures import tor_refused
+from crawler.frontier import Frontier
+from crawler.runtime import Runtime
+from spiders.state import request_failed
 
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}-{os.getpid()}"
 
 
-def distributed_settings(redis_url: str, run_id: int) -> dict[str, Any]:
-    """Scrapy settings for a worker of run `run_id` on the frontier at `redis_url`."""
-    base = f"nigran:{run_id}:%(spider)s:"
-    return {
-        "REDIS_URL": redis_url,
-        "NIGRAN_FRONTIER": redis_url,
-        "SCHEDULER": "crawler.distributed.FrontierScheduler",
-        "SCHEDULER_QUEUE_CLASS": "crawler.frontier.LeasedQueue",
-        "SCHEDULER_QUEUE_KEY": base + "requests",
-        "SCHEDULER_DUPEFILTER_KEY": base + "dupefilter",
-        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
-        "SCHEDULER_PERSIST": True,  # a worker leaving must not clear what the others still crawl
-        "STATS_CLASS": "crawler.distributed.FrontierStats",
-        "SPIDER_MIDDLEWARES": {"crawler.distributed.LeaseMiddleware": 1},
-        "DOWNLOADER_MIDDLEWARES": {"crawler.distributed.SharedSlotMiddleware": 960},
-        "EXTENSIONS": {"crawler.distributed.WorkerExtension": 0},
-    }
+class Distributed:
+    """Add-on (ADDONS) that turns a crawl into a worker of a distributed run: the scrapy-redis scheduler on a
+    LeasedQueue, stats summed in Redis, leases, shared politeness. Needs NIGRAN_FRONTIER (the Redis URL) and
+    the run in NIGRAN_SERVICES."""
+
+    def update_settings(self, settings) -> None:
+        base = f"nigran:{settings['NIGRAN_SERVICES'].run_id}:%(spider)s:"
+        settings.update({
+            "REDIS_URL": settings["NIGRAN_FRONTIER"],
+            "SCHEDULER": FrontierScheduler,
+            "SCHEDULER_QUEUE_CLASS": "crawler.frontier.LeasedQueue",
+            "SCHEDULER_QUEUE_KEY": base + "requests",
+            "SCHEDULER_DUPEFILTER_KEY": base + "dupefilter",
+            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "SCHEDULER_PERSIST": True,  # a worker leaving must not clear what the others still crawl
+            "STATS_CLASS": FrontierStats,
+        }, priority="addon")
+        settings.set_in_component_priority_dict("SPIDER_MIDDLEWARES", LeaseMiddleware, 1)
+        settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", SharedSlotMiddleware, 960)
+        settings.set_in_component_priority_dict("EXTENSIONS", WorkerExtension, 5)
 
 
 def frontier_of(crawler) -> Frontier:
-    """The crawler's Frontier, made once per crawler."""
-    if not hasattr(crawler, "nigran_frontier"):
-        crawler.nigran_frontier = Frontier(connect(crawler.settings["NIGRAN_FRONTIER"]),
-                                           crawler.settings.getint("NIGRAN_RUN_ID"),
-                                           crawler.settings.getfloat("NIGRAN_LEASE_SECONDS"))
-    return crawler.nigran_frontier
+    """The frontier of the crawler's run (its Runtime's)."""
+    return Runtime.of(crawler).frontier
+
+
+def worker_of(crawler) -> WorkerExtension:
+    return crawler.get_extension(WorkerExtension)
 
 
 class FrontierStats(MemoryStatsCollector):
@@ -83,14 +88,14 @@ class FrontierScheduler(Scheduler):
     def open(self, spider):
         super().open(spider)
         self.queue.frontier, self.queue.worker = frontier_of(spider.crawler), WORKER
-        self.leases = spider.crawler.nigran_leases = set()
+        self.leases = worker_of(spider.crawler).leases
 
     def enqueue_request(self, request: Request) -> bool:
         """Queue unless seen or over the page budget. A request carrying a lease is a retry or redirect
         of that leased request and ends the lease; one carrying its parent's output tells it it is queued."""
         parent, token = request.meta.pop("nigran_parent", None), request.meta.pop("nigran_lease", "")
         spider = self.spider
-        budgeted = isinstance(getattr(spider, "pages", None), SharedPages) and not token
+        budgeted = not token
         queued = self.queue.push(request, fingerprint="" if request.dont_filter else self.df.request_fingerprint(request),
                                  page=request.url.split("#")[0] if budgeted else "",
                                  max_pages=spider.source.max_pages if budgeted else 0, lease=token)
@@ -112,8 +117,8 @@ def settle(crawler, request: Request) -> None:
     """The request is done here (parsed, or failed for good): end its lease once the database has what
     came of it. No-op outside a distributed crawl."""
     token = request.meta.get("nigran_lease")
-    leases = getattr(crawler, "nigran_leases", None)
-    if not token or leases is None or token not in leases:
+    leases = worker_of(crawler).leases
+    if not token or token not in leases:
         return
     frontier = frontier_of(crawler)
 
@@ -121,7 +126,7 @@ def settle(crawler, request: Request) -> None:
         frontier.ack(token)
         leases.discard(token)
 
-    recorder_for(crawler).when_committed(ack)
+    Runtime.of(crawler).recorder.when_committed(ack)
 
 
 @dataclass
@@ -212,7 +217,7 @@ class SharedSlotMiddleware:
 
     def __init__(self, crawler):
         self.crawler = crawler
-        self.holders = crawler.nigran_slot_holders = set()
+        self.holders = worker_of(crawler).slot_holders
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -245,12 +250,16 @@ class SharedSlotMiddleware:
 
 
 class WorkerExtension:
-    """Keeps a worker's leases alive, requeues dead workers' requests, keeps the spider open until the run
-    is drained, and gives back unfinished leases when the worker stops; shares the page budget."""
+    """Holds a worker's leases and slot places and keeps them alive, requeues dead workers' requests, keeps
+    the spider open until the run is drained, ends the lease of a request that failed for good, and gives
+    back unfinished leases when the worker stops."""
 
     def __init__(self, crawler):
         self.crawler = crawler
+        self.leases: set[str] = set()  # tokens of the requests this worker holds
+        self.slot_holders: set[str] = set()  # its places in the sources' shared slots
         self.loop = task.LoopingCall(self.tick)
+        crawler.signals.connect(self.request_failed, request_failed)
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
@@ -259,16 +268,19 @@ class WorkerExtension:
     def from_crawler(cls, crawler):
         return cls(crawler)
 
+    def request_failed(self, failure, spider) -> None:
+        """A request that failed here for good stays failed: its lease ends. One that tor refused may have
+        failed because this process lost Tor: it is handed back when the spider closes."""
+        if not tor_refused(failure):
+            settle(self.crawler, failure.request)
+
     def spider_opened(self, spider):
-        frontier = frontier_of(self.crawler)
-        if hasattr(spider, "pages"):
-            spider.pages = SharedPages(frontier, spider.name, spider.source.max_pages)
-        self.loop.start(frontier.lease_seconds / 3, now=True)
+        self.loop.start(frontier_of(self.crawler).lease_seconds / 3, now=True)
 
     def tick(self) -> None:
         frontier = frontier_of(self.crawler)
-        frontier.renew(list(getattr(self.crawler, "nigran_leases", ())))
-        frontier.renew_slot(self.crawler.spider.name, list(getattr(self.crawler, "nigran_slot_holders", ())))
+        frontier.renew(list(self.leases))
+        frontier.renew_slot(self.crawler.spider.name, list(self.slot_holders))
         frontier.heartbeat(WORKER)
         self.crawler.stats.publish()
         if reaped := frontier.reap():
@@ -282,19 +294,8 @@ class WorkerExtension:
     def spider_closed(self, spider, reason):
         if self.loop.running:
             self.loop.stop()
-        leases = getattr(self.crawler, "nigran_leases", set())
+        leases = self.leases
         if leases:
-            recorder_for(self.crawler).flush()
+            Runtime.of(self.crawler).recorder.flush()
             frontier_of(self.crawler).release(sorted(leases))
             log.info("source %s: %d unfinished requests handed back to the frontier", spider.name, len(leases))
-
-
-class SharedPages:
-    """A source's max_pages budget, shared by every worker of the run (same interface as spiders.site.Pages)."""
-
-    def __init__(self, frontier: Frontier, source: str, limit: int):
-        self.frontier, self.source, self.limit = frontier, source, limit
-
-    def take(self, url: str) -> bool:
-        """A first filter only: the page is taken for good when its request is queued (FrontierScheduler)."""
-        return self.frontier.may_take_page(self.source, url, self.limit)

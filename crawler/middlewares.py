@@ -7,13 +7,11 @@ import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from scrapy import signals
-from twisted.internet import task
 from scrapy.exceptions import IgnoreRequest
 
 from config.hosts import canonical_url, is_onion, out_of_scope
-from crawler.runtime import recorder_for
-from crawler.tor import TorAccess, TorError
+from crawler.runtime import Runtime
+from crawler.tor import TorError
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +54,13 @@ class ScopeMiddleware:
 class RouteMiddleware:
     """Send `via: tor` sources and every .onion host through Tor's SOCKS port; fail closed otherwise.
 
-    The Tor session is handed to the crawler by the crawl runner as `crawler.nigran_tor`
-    (a `crawler.tor.TorAccess`); without one, Tor requests are dropped with one error line per source.
+    The Tor session is the crawl's (`Runtime.of(crawler).tor`); without one, Tor requests are dropped with
+    one error line per source.
     """
 
     def __init__(self, crawler):
         self.crawler = crawler
+        self.tor = Runtime.of(crawler).tor
         self.reported = False
 
     @classmethod
@@ -74,7 +73,7 @@ class RouteMiddleware:
             request.meta["transport"] = "direct"
             request.meta.pop("proxy", None)
             return None
-        access = getattr(self.crawler, "nigran_tor", None) or TorAccess(None, "no Tor session was opened for this crawl")
+        access = self.tor
         if access.session is None:
             self._fail_closed(spider, access.error)
             raise TorUnavailable(f"{request.url}: Tor unavailable")
@@ -111,6 +110,7 @@ class BlockMiddleware:
 
     def __init__(self, crawler):
         self.crawler = crawler
+        self.tor = Runtime.of(crawler).tor
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -118,8 +118,8 @@ class BlockMiddleware:
 
     def process_exception(self, request, exception):
         """An onion service that did not answer: let tor forget stale descriptors before Scrapy retries."""
-        access = getattr(self.crawler, "nigran_tor", None)
-        if request.meta.get("transport") == "tor" and access is not None and access.session is not None \
+        access = self.tor
+        if request.meta.get("transport") == "tor" and access.session is not None \
                 and is_onion(urlsplit(request.url).hostname or ""):
             access.session.refresh_onion_state()
         return None
@@ -130,9 +130,8 @@ class BlockMiddleware:
         return response.status == 200 and len(response.body) < 20000 and bool(self.BLOCK_WORDS.search(response.body))
 
     async def process_response(self, request, response):
-        access = getattr(self.crawler, "nigran_tor", None)
-        if request.meta.get("transport") != "tor" or access is None or access.session is None \
-                or not self.blocked(response):
+        access = self.tor
+        if request.meta.get("transport") != "tor" or access.session is None or not self.blocked(response):
             return response
         spider = self.crawler.spider
         tries = request.meta.get("block_retries", 0)
@@ -156,18 +155,18 @@ def header_pairs(headers) -> list[list[str]]:
     return [[k.decode("latin-1"), v.decode("latin-1")] for k, values in headers.items() for v in values]
 
 
-def route_of(crawler, request) -> dict:
+def route_of(runtime: Runtime, request) -> dict:
     """How a request really travelled, for its captures: transport `tor` or `direct` as RouteMiddleware chose
     it, and for Tor the circuit that most recently carried the source's streams (the browser's streams, which
     carry no SOCKS credentials, by their destination host), when tor told us."""
     transport = request.meta["transport"]
-    access = getattr(crawler, "nigran_tor", None)
-    if transport != "tor" or access is None or access.session is None:
+    access = runtime.tor
+    if transport != "tor" or access.session is None:
         return {"transport": transport}
     if request.meta.get("playwright"):
         info = access.session.browser_circuit_for(urlsplit(request.url).hostname or "")
     else:
-        info = access.session.circuit_for(crawler.spider.name)
+        info = access.session.circuit_for(runtime.crawler.spider.name)
     circuit = {"circuit_id": info.circuit_id, "exit_fingerprint": info.exit_fingerprint} if info else {}
     return {"transport": transport, **circuit}
 
@@ -178,40 +177,22 @@ class EvidenceMiddleware:
     def __init__(self, crawler):
         self.crawler = crawler
         self.stats = crawler.stats
-        self.recorder = recorder_for(crawler)
-        self.run_id = crawler.settings.getint("NIGRAN_RUN_ID") or None
-        self.own_run = False
-        self.flusher = task.LoopingCall(self.recorder.flush)
-        crawler.signals.connect(self.spider_opened, signals.spider_opened)
-        crawler.signals.connect(self.spider_closed, signals.spider_closed)
+        self.runtime = Runtime.of(crawler)
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def spider_opened(self, spider):
-        if self.run_id is None:  # plain `scrapy crawl`: this crawl is its own run
-            self.run_id, self.own_run = self.recorder.start_run("scrapy"), True
-        self.flusher.start(1.0, now=False)  # commit what is pending even when the crawl goes quiet
-
-    def spider_closed(self, spider, reason):
-        self.flusher.stop()
-        self.recorder.flush()
-        if self.own_run:
-            ok = reason == "finished" and not self.stats.get_value("nigran/failure")
-            self.recorder.finish_run(self.run_id, "finished" if ok else "failed", 0 if ok else 1,
-                                     {spider.name: self.stats.get_stats()})
-
     def process_response(self, request, response):
         spider = self.crawler.spider
         fetched_at = datetime.now(timezone.utc)
-        capture_id, digest = self.recorder.capture(
-            body=response.body, run_id=self.run_id, source=spider.name, kind="http", url=request.url,
+        capture_id, digest = self.runtime.recorder.capture(
+            body=response.body, run_id=self.runtime.run_id, source=spider.name, kind="http", url=request.url,
             final_url=response.url, method=request.method, status=response.status,
             headers=header_pairs(response.headers), fetched_at=fetched_at,
             request_headers=header_pairs(request.headers),
             started_at=fetched_at - timedelta(seconds=request.meta.get("download_latency", 0)),
-            **route_of(self.crawler, request))
+            **route_of(self.runtime, request))
         request.meta.update(capture_id=capture_id, capture_sha256=digest, fetched_at=fetched_at)
         self.stats.inc_value("nigran/captures")
         if 200 <= response.status < 300:

@@ -42,6 +42,12 @@ DOWNLOADER_MIDDLEWARES = {
     # Just below it: for `render: browser` pages, also keeps the rendered DOM and screenshot (crawler/browser.py).
     "crawler.browser.BrowserEvidenceMiddleware": 940,
 }
+EXTENSIONS = {
+    # What the components share (recorder, run, Tor, frontier, page budget): Runtime.of(crawler).
+    "crawler.runtime.Runtime": 0,
+    # Failed requests: one line each, and a source whose Tor died stops.
+    "crawler.failures.FailureReport": 10,
+}
 ITEM_PIPELINES = {
     "pipelines.offers.ExtractionPipeline": 300,
     "pipelines.store.StorePipeline": 500,

@@ -16,24 +16,21 @@ from typing import Any
 from rich.console import Console
 
 from config.schema import Source
-from crawler import settings as default_settings
 from crawler.crawl import CrawlResult, SourceReport, crawl_sources, finish, interrupted, open_log
-from crawler.distributed import WORKER, distributed_settings
+from crawler.distributed import WORKER, Distributed
 from crawler.frontier import Frontier, FrontierError, RunInfo, connect
-from crawler.runtime import recorder_at
 from crawler.tor import TorConfig
+from storage.db import Database
 from storage.home import data_home
+from storage.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
 
 def worker_settings(redis_url: str, run: RunInfo) -> dict[str, Any]:
-    """nigran's settings with the distributed components merged in."""
-    extra = distributed_settings(redis_url, run.run_id)
-    for name in ("SPIDER_MIDDLEWARES", "DOWNLOADER_MIDDLEWARES", "EXTENSIONS"):
-        extra[name] = {**getattr(default_settings, name, {}), **extra[name]}
-    return {**extra, "NIGRAN_RUN_SOURCES": [s.name for s in run.sources], "NIGRAN_WRITER": WORKER,
-            "NIGRAN_LEASE_SECONDS": run.lease_seconds}
+    """The settings that make a crawl a worker of `run`: the Distributed add-on and what it needs."""
+    return {"ADDONS": {Distributed: 0}, "NIGRAN_FRONTIER": redis_url,
+            "NIGRAN_RUN_SOURCES": [s.name for s in run.sources], "NIGRAN_LEASE_SECONDS": run.lease_seconds}
 
 
 def coordinate(sources: list[Source], db_url: str, redis_url: str, *, trigger: str = "distributed",
@@ -45,7 +42,7 @@ def coordinate(sources: list[Source], db_url: str, redis_url: str, *, trigger: s
     requests wait before others take them."""
     home = home or data_home()
     client = connect(redis_url)
-    recorder = recorder_at(db_url, str(home))
+    recorder = Recorder(Database(db_url), home / "bodies")
     run_id = recorder.start_run(trigger)
     log_file = open_log(home, f"run-{run_id}.log", verbose)
     try:
@@ -120,13 +117,13 @@ def run_worker(redis_url: str, run: RunInfo, *, db_url: str | None = None, home:
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 1.0
     home = home or data_home()
     open_log(home, f"run-{run.run_id}-worker-{WORKER}.log", verbose)
-    db_url = db_url or run.db_url
+    recorder = Recorder(Database(db_url or run.db_url), home / "bodies", writer=WORKER)
     log.info("worker %s: crawling run %d (%s) into %s", WORKER, run.run_id, ", ".join(s.name for s in run.sources),
-             recorder_at(db_url, str(home), WORKER).db.safe_url)
+             recorder.db.safe_url)
     try:
-        crawlers = crawl_sources(run.sources, db_url, home, run.run_id, overrides=worker_settings(redis_url, run),
+        crawlers = crawl_sources(run.sources, recorder, run.run_id, overrides=worker_settings(redis_url, run),
                                  tor=tor, progress=False)
-        recorder_at(db_url, str(home), WORKER).close()
+        recorder.close()
     finally:
         Frontier(connect(redis_url), run.run_id).leave(WORKER)
     failed = [name for name, c in crawlers.items() if c.stats.get_value("finish_reason") != "finished"]

@@ -3,12 +3,12 @@
 Writes are batched by the recorder; counts (new / updated) are taken when a batch is committed."""
 from __future__ import annotations
 
+from abc import ABC
 from datetime import datetime, timezone
 from functools import partial
 
-from crawler.runtime import recorder_for
 from pipelines.redact import redact
-from storage.recorder import OfferData, Sighting
+from storage.recorder import OfferData, Recorder, Sighting
 
 STORED_KINDS = ("offer", "request")
 
@@ -23,10 +23,19 @@ def offer_of(ex) -> OfferData | None:
                      identifiers=[(i.type, i.value) for i in ex.identifiers])
 
 
+class CrawlStore(ABC):
+    """The extension that holds the crawl's Recorder (nigran's is crawler.runtime.Runtime)."""
+
+    recorder: Recorder
+
+
 class StorePipeline:
     def __init__(self, crawler):
         self.stats = crawler.stats
-        self.recorder = recorder_for(crawler)
+        store = crawler.get_extension(CrawlStore)
+        if store is None:
+            raise RuntimeError("no CrawlStore extension is enabled (EXTENSIONS: crawler.runtime.Runtime)")
+        self.recorder = store.recorder
 
     @classmethod
     def from_crawler(cls, crawler):

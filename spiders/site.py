@@ -6,17 +6,14 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import scrapy
-from scrapy.exceptions import CloseSpider, DownloadConnectionRefusedError, IgnoreRequest
 from scrapy.http import Response, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.linkextractors import LinkExtractor
 
 from config.hosts import in_scope
 from config.schema import Source
-from crawler.distributed import settle
-from crawler.tor import TorError, check_socks
 from spiders.items import PostItem
 from spiders.segment import segment
+from spiders.state import SpiderState, request_failed
 from spiders.text import element_text, parse_html
 
 
@@ -34,19 +31,6 @@ def parse_when(value: str | None) -> datetime | None:
 # Onion services are slow and a tor client is single-threaded: fewer, more patient requests.
 DIRECT_CONCURRENCY, TOR_CONCURRENCY = 8, 2
 DIRECT_TIMEOUT, TOR_TIMEOUT = 30.0, 90.0
-
-
-class Pages:
-    """A source's max_pages budget in this process (a distributed crawl shares one in Redis instead)."""
-
-    def __init__(self, limit: int):
-        self.limit, self.seen = limit, set()
-
-    def take(self, url: str) -> bool:
-        if url in self.seen or len(self.seen) >= self.limit:
-            return False
-        self.seen.add(url)
-        return True
 
 
 class SourceSpider(scrapy.Spider):
@@ -77,44 +61,9 @@ class SourceSpider(scrapy.Spider):
             "name": source.name, "source": source, "allowed_domains": list(source.allowed_domains),
             "custom_settings": cls.source_settings(source)})
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.pages = Pages(self.source.max_pages)
-
     def failed(self, failure) -> None:
-        """Errback: one clear line per request that could not be fetched (after retries), counted as an error.
-
-        Server errors (5xx) count; other HTTP statuses (a removed listing's 404) and dropped requests do not.
-        A request that failed because this process lost Tor stays with the frontier of a distributed crawl.
-        """
-        if failure.request.meta.get("transport") == "tor" and failure.check(ConnectionRefusedError,
-                                                                           DownloadConnectionRefusedError):
-            self.tor_lost()
-        settle(self.crawler, failure.request)
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            if status < 500:
-                return
-            reason = f"HTTP {status} after retries"
-        elif failure.check(IgnoreRequest):
-            return
-        else:
-            reason = str(failure.value).strip().splitlines()[0] if str(failure.value).strip() else failure.type.__name__
-        self.crawler.stats.inc_value("nigran/errors")
-        self.logger.error("source %s: %s failed: %s", self.name, failure.request.url, reason)
-
-    def tor_lost(self) -> None:
-        """When tor itself stops answering, fail the source at once: nothing may go direct instead."""
-        access = getattr(self.crawler, "nigran_tor", None)
-        if access is None or access.session is None or self.crawler.stats.get_value("nigran/failure"):
-            return
-        try:
-            check_socks(access.session.socks)
-        except TorError as exc:
-            self.crawler.stats.set_value("nigran/failure", f"Tor stopped during the crawl: {exc}")
-            self.logger.error("source %s: Tor stopped during the crawl (%s); stopping this source, nothing is sent "
-                              "directly", self.name, exc)
-            raise CloseSpider("tor_lost")
+        """Errback: announce a request that failed for good (after retries); crawler/failures.py reports it."""
+        self.crawler.signals.send_catch_log(request_failed, failure=failure, spider=self)
 
     def request(self, url: str, **kwargs) -> scrapy.Request:
         if self.source.render == "browser":
@@ -123,7 +72,7 @@ class SourceSpider(scrapy.Spider):
 
     def budget(self, url: str) -> bool:
         """Take one page from max_pages for a URL not yet requested; False when spent or already seen."""
-        return self.pages.take(url.split("#")[0])
+        return SpiderState.of(self.crawler).take_page(url.split("#")[0])
 
 
 class SiteSpider(SourceSpider):

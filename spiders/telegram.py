@@ -15,14 +15,12 @@ from email.utils import parsedate_to_datetime
 from scrapy.http import Response
 from scrapy.settings.default_settings import RETRY_HTTP_CODES
 from scrapy.utils.asyncio import sleep
-from sqlalchemy import Integer, cast, func, select
 
 from config.schema import Source
-from crawler.runtime import recorder_for
 from spiders.items import PostItem
 from spiders.site import SourceSpider
+from spiders.state import SpiderState
 from spiders.telegram_markup import ChannelPage, TelegramMessage, is_preview_redirect, parse_page
-from storage.models import Post
 
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -53,16 +51,6 @@ def retry_after(value: bytes | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def newest_stored(db, source: str, channel: str) -> int:
-    """The highest message id stored for a channel of a source (post_key `channel/id`), 0 when none."""
-    prefix = f"{channel.lower()}/"
-    message_id = cast(func.substr(Post.post_key, len(prefix) + 1), Integer)
-    stmt = select(func.max(message_id)).where(
-        Post.source == source, func.lower(func.substr(Post.post_key, 1, len(prefix))) == prefix)
-    with db.session() as session:
-        return session.scalar(stmt) or 0
-
-
 class TelegramSpider(SourceSpider):
     """One source's channels; each message becomes a PostItem keyed `channel/message_id`."""
 
@@ -79,9 +67,9 @@ class TelegramSpider(SourceSpider):
                 "RETRY_HTTP_CODES": [c for c in RETRY_HTTP_CODES if c != 429]}
 
     async def start(self):
-        db = recorder_for(self.crawler).db
+        state = SpiderState.of(self.crawler)
         for channel in self.source.channels:
-            yield self.page(Walk(channel, newest_stored(db, self.name, channel)))
+            yield self.page(Walk(channel, state.newest_message(channel)))
 
     def page(self, walk: Walk, url: str | None = None):
         """The request for the walk's current page."""

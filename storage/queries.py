@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Offer, Post
@@ -60,3 +60,12 @@ def post_dict(post: Post) -> dict[str, Any]:
         "posted_at": _iso(post.posted_at), "text": post.text, "first_seen": _iso(post.first_seen),
         "last_seen": _iso(post.last_seen), "capture_sha256": post.capture.body_sha256,
     }
+
+
+def newest_message(session: Session, source: str, channel: str) -> int:
+    """The highest message id stored for a channel of a source (post_key `channel/id`), 0 when none."""
+    prefix = f"{channel.lower()}/"
+    message_id = cast(func.substr(Post.post_key, len(prefix) + 1), Integer)
+    stmt = select(func.max(message_id)).where(
+        Post.source == source, func.lower(func.substr(Post.post_key, 1, len(prefix))) == prefix)
+    return session.scalar(stmt) or 0

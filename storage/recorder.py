@@ -196,6 +196,10 @@ class Recorder:
             self._conn.close()
             self._conn = None
 
+    def note_tor_socks(self, host: str, port: int) -> None:
+        """Name the Tor SOCKS address the crawl uses in the warcinfo of every WARC file opened from now on."""
+        self.warcs.tor_socks = f"{host}:{port}"
+
     def start_run(self, trigger: str) -> int:
         with self.db.session() as s:
             run = Run(trigger=trigger)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from stem import StreamStatus
 from stem.control import Controller, EventType
+from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo.config import demo_sources
 from crawler.tor import stream_user
@@ -84,6 +85,20 @@ def test_onion_market_crawl_end_to_end_with_route_recorded(tmp_path, home, db_ur
     info = json.loads(status.stdout)
     assert info["bootstrap"] == 100 and info["socks_ok"] and info["version"].startswith("0.4")
     assert "demo-market" in info["sources"] and info["sources"]["demo-market"][0]["path"]
+
+
+def test_warcinfo_names_the_socks_port_given_on_the_command_line(tmp_path, home, tornet, demo_sites):
+    sources = sources_file(tmp_path, [onion_source(tornet, "market", demo_sites, max_pages=2)])
+    result = nigran("crawl", "--sources", sources, "--db", f"sqlite:///{home / 'n.db'}",
+                    "--tor-socks", f"127.0.0.1:{tornet.socks_port}", "--tor-control", f"127.0.0.1:{tornet.control_port}",
+                    env={"NIGRAN_TOR_SOCKS": "", "NIGRAN_TOR_CONTROL": ""}, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    [warc] = (home / "warc").glob("*.warc.gz")
+    with warc.open("rb") as fh:
+        info = next(iter(ArchiveIterator(fh)))
+        fields = info.content_stream().read().decode()
+    assert info.rec_type == "warcinfo"
+    assert f"tor-socks: 127.0.0.1:{tornet.socks_port}\r\n" in fields
 
 
 def test_clearnet_names_resolve_inside_tor(tmp_path, home, tornet, demo_sites, resolver_spy):

@@ -7,7 +7,6 @@ exports, so their ids and digests stay those written at capture time.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +49,7 @@ class RunWarcs:
         self.root = Path(root)
         self.operator = operator
         self.tag = tag  # in the file names: writers sharing a WARC directory never collide
+        self.tor_socks = "none: no source of this run uses Tor"  # the SOCKS address the crawl really used
         self._writers: dict[int | None, WarcWriter] = {}
 
     def _writer(self, run_id: int | None) -> WarcWriter:
@@ -65,7 +65,7 @@ class RunWarcs:
                 "python": tool["python"], "scrapy": tool["scrapy"], "warcio": tool["warcio"],
                 "httpx2": tool["httpx2"], "platform": tool["platform"], "host": host(),
                 "operator": self.operator, "run": "" if run_id is None else run_id, "route": ROUTE_NOTE,
-                "tor-socks": os.environ.get("NIGRAN_TOR_SOCKS", "managed by nigran when a source needs Tor")})
+                "tor-socks": self.tor_socks})
             self._writers[run_id] = writer
         return writer
 
