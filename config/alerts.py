@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from config.schema import SLUG, ConfigError
+from config.errors import ConfigError, quote
+from config.schema import SLUG
+from config.yamlsafe import read_yaml
 
 DEFAULT_ALERTS = Path("config/alerts.yaml")
 CATEGORY = Literal["cnic", "sim", "call_logs", "travel"]
@@ -54,7 +55,7 @@ class Webhook(_Strict):
     def _http(cls, v: str) -> str:
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {v!r}")
+            raise ValueError(f"not an http(s) URL: {quote(v)}")
         return v
 
     @model_validator(mode="after")
@@ -126,12 +127,12 @@ class AlertsFile(_Strict):
         for field, seen in (("channels", names), ("rules", [r.name for r in self.rules])):
             duplicates = sorted({n for n in seen if seen.count(n) > 1})
             if duplicates:
-                raise ValueError(f"{field}: duplicate name {duplicates[0]!r}")
+                raise ValueError(f"{field}: duplicate name {quote(duplicates[0])}")
         for owner, wanted in [(f"rules.{r.name}.channels", r.channels) for r in self.rules] + [
                 ("watchlist_channels", self.watchlist_channels)]:
             unknown = [c for c in wanted if c not in names]
             if unknown:
-                raise ValueError(f"{owner}: unknown channel {unknown[0]!r}")
+                raise ValueError(f"{owner}: unknown channel {quote(unknown[0])}")
         return self
 
     def channels_for(self, wanted: list[str]) -> list[str]:
@@ -144,12 +145,7 @@ def load_alerts(path: Path | str = DEFAULT_ALERTS, *, required: bool = True) -> 
     path = Path(path)
     if not path.exists() and not required:
         return AlertsFile()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found (copy config/alerts.example.yaml to start)") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+    raw = read_yaml(path, "config/alerts.example.yaml") or {}
     try:
         return AlertsFile.model_validate(raw)
     except ValidationError as err:

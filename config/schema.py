@@ -7,18 +7,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.errors import ConfigError, quote
 from config.hosts import BadHost, canonical_host, in_scope, is_onion
+from config.yamlsafe import read_yaml
 
 DEFAULT_SOURCES = Path("config/sources.yaml")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 TELEGRAM_CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
-
-
-class ConfigError(Exception):
-    """An unusable sources file; the message is one line naming file, source and field."""
 
 
 class Fields(BaseModel):
@@ -70,7 +67,7 @@ class Source(BaseModel):
         for url in [v] if isinstance(v, str) else v:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"not an http(s) URL: {url!r}")
+                raise ValueError(f"not an http(s) URL: {quote(url)}")
         return v
 
     @field_validator("channels")
@@ -78,7 +75,7 @@ class Source(BaseModel):
     def _channels(cls, v: list[str]) -> list[str]:
         for name in v:
             if not TELEGRAM_CHANNEL.match(name):
-                raise ValueError(f"not a Telegram channel name: {name!r}")
+                raise ValueError(f"not a Telegram channel name: {quote(name)}")
         return v
 
     @field_validator("schedule")
@@ -108,7 +105,7 @@ class Source(BaseModel):
             raise ValueError(f"allowed_domains: {exc}") from None
         outside = [u for u in urls if not in_scope(u, self.allowed_domains)]
         if outside:
-            raise ValueError(f"start_urls: {outside[0]!r} is outside allowed_domains")
+            raise ValueError(f"start_urls: {quote(outside[0])} is outside allowed_domains")
         return self
 
     @property
@@ -130,7 +127,7 @@ class SourcesFile(BaseModel):
         seen: set[str] = set()
         for i, s in enumerate(self.sources):
             if s.name in seen:
-                raise ValueError(f"sources.{i}.name: duplicate source name {s.name!r}")
+                raise ValueError(f"sources.{i}.name: duplicate source name {quote(s.name)}")
             seen.add(s.name)
         return self
 
@@ -143,7 +140,7 @@ def _describe(err: ValidationError, raw: dict) -> str:
     if loc[:1] == ["sources"] and len(loc) > 1 and isinstance(loc[1], int):
         index = loc[1]
         try:
-            label = f"source {raw['sources'][index].get('name', f'#{index + 1}')!r}"
+            label = f"source {quote(raw['sources'][index].get('name', f'#{index + 1}'))}"
         except (AttributeError, IndexError, KeyError, TypeError):
             label = f"source #{index + 1}"
         field = ".".join(str(p) for p in loc[2:])
@@ -166,19 +163,7 @@ def parse_sources(raw: object, origin: str) -> list[Source]:
 def load_sources(path: Path | str = DEFAULT_SOURCES) -> list[Source]:
     """Read and validate a sources YAML file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found (copy config/sources.example.yaml to start)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_sources(raw, str(path))
+    return parse_sources(read_yaml(path, "config/sources.example.yaml"), str(path))
 
 
 def select(sources: list[Source], names: list[str] | tuple[str, ...]) -> list[Source]:
@@ -188,5 +173,5 @@ def select(sources: list[Source], names: list[str] | tuple[str, ...]) -> list[So
     by_name = {s.name: s for s in sources}
     missing = [n for n in names if n not in by_name]
     if missing:
-        raise ConfigError(f"unknown source {missing[0]!r} (known: {', '.join(sorted(by_name))})")
+        raise ConfigError(f"unknown source {quote(missing[0])} (known: {', '.join(sorted(by_name))})")
     return [by_name[n] for n in names]

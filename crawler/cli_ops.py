@@ -220,7 +220,10 @@ def _runs(cli: ModuleType) -> click.Command:
     def runs(db_url, limit, trigger, as_json):
         """Crawl runs, newest first: trigger, UTC start and end, status, exit status, per-source counts, alerts.
 
-        JSON fields: id, trigger, started_at, ended_at, status, exit_code, pages, captures, posts,
+        A running run of this host whose process is gone (killed, crashed) is first marked interrupted,
+        with the counts of the captures it stored; one of another host is shown as its host last left it.
+
+        JSON fields: id, trigger, started_at, ended_at, status, exit_code, host, pid, pages, captures, posts,
         offers_new, offers_updated, errors, alerts, sources {name: {pages, captures, posts, offers_new,
         offers_updated, errors, finish_reason, failure}}, log.
         """
@@ -228,10 +231,12 @@ def _runs(cli: ModuleType) -> click.Command:
 
         from crawler.alerts import iso
         from storage.models import Alert, Run
+        from storage.runs import close_dead_runs
 
         totals = ("pages", "captures", "posts", "offers_new", "offers_updated", "errors")
         db = cli.open_db(db_url)
         with db.session() as s:
+            close_dead_runs(s)
             stmt = select(Run).order_by(Run.id.desc())
             if trigger:
                 stmt = stmt.where(Run.trigger == trigger)
@@ -244,6 +249,7 @@ def _runs(cli: ModuleType) -> click.Command:
                        for name, report in (run.stats or {}).get("sources", {}).items()}
             rows.append({"id": run.id, "trigger": run.trigger, "started_at": iso(run.started_at),
                          "ended_at": iso(run.ended_at), "status": run.status, "exit_code": run.exit_code,
+                         "host": run.host, "pid": run.pid,
                          **{k: sum(int(r.get(k) or 0) for r in sources.values()) for k in totals},
                          "alerts": alerts.get(run.id, 0), "sources": sources, "log": (run.stats or {}).get("log")})
         if as_json:

@@ -16,7 +16,10 @@ DOWNLOAD_HANDLERS = http_only()
 ROBOTSTXT_OBEY = False
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
 COOKIES_ENABLED = True
+# No console that runs code inside the crawl: Scrapy's telnet console, and its RemoteControl HTTP server, on by
+# default since 2.19 (it listens on localhost and leaves its token in the user's state directory).
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 
 CONCURRENT_REQUESTS = 32
 # A page yields tens of posts, not hundreds: Scrapy's 100 item tasks per response cost ~8 % of crawl CPU.

@@ -46,7 +46,7 @@ class Base(DeclarativeBase):
 
 
 class Run(Base):
-    """One crawl run: manual, scheduled or sweep."""
+    """One crawl run: manual, scheduled or sweep, with the process that runs it (storage/runs.py)."""
 
     __tablename__ = "runs"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +56,10 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     exit_code: Mapped[int | None]
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+    # The boot and start time of that process ("<boot id>:<start ticks>"), which tells a reused pid apart.
+    process_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Capture(Base):

@@ -17,6 +17,7 @@ from storage.evidence import custody, keys
 from storage.evidence.provenance import operator as default_operator
 from storage.evidence.warcstore import Pointer, RunWarcs
 from storage.models import Capture, CaptureArtifact, Offer, OfferIdentifier, Post, Run, utcnow
+from storage.runs import close_dead_runs, this_process
 from storage.secrets import identifier_hmac, identifier_key, mask
 
 MASKED_CONTACTS = {"whatsapp"}  # phone numbers are personal data even when they are the seller's
@@ -201,8 +202,10 @@ class Recorder:
         self.warcs.tor_socks = f"{host}:{port}"
 
     def start_run(self, trigger: str) -> int:
+        """Record a new run of this process, first closing this host's runs whose process died."""
         with self.db.session() as s:
-            run = Run(trigger=trigger)
+            close_dead_runs(s)
+            run = Run(trigger=trigger, **this_process())
             s.add(run)
             s.flush()
             return run.id

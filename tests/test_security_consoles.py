@@ -1,0 +1,22 @@
+"""Security: no console that runs code inside a crawl, Scrapy's telnet console or its RemoteControl server
+(on by default since Scrapy 2.19)."""
+from __future__ import annotations
+
+import pytest
+from config.schema import parse_sources
+from crawler.crawl import scrapy_settings
+from crawler.distributed import distributed_settings
+from spiders.loader import spider_class
+
+
+@pytest.mark.parametrize("distributed", [False, True])
+@pytest.mark.parametrize("render", ["http", "browser"])
+@pytest.mark.parametrize("setting", ["REMOTE_CONTROL_ENABLED", "TELNETCONSOLE_ENABLED"])
+def test_security_no_code_console_in_crawl_settings(tmp_path, setting, render, distributed):
+    [source] = parse_sources({"sources": [{"name": "shop", "via": "direct", "render": render,
+                                           "start_urls": ["http://shop.example/"]}]}, "test")
+    overrides = distributed_settings("redis://127.0.0.1:1/0", 1) if distributed else None
+    # The settings a crawl (or a worker) builds, with the spider's own (a browser source's) merged in.
+    settings = scrapy_settings("sqlite://", tmp_path, 1, overrides)
+    spider_class(source).update_settings(settings)
+    assert settings.getbool(setting) is False
