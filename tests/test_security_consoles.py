@@ -5,18 +5,23 @@ from __future__ import annotations
 import pytest
 from config.schema import parse_sources
 from crawler.crawl import scrapy_settings
-from crawler.distributed import distributed_settings
+from crawler.distributed import Distributed
+from crawler.runtime import Services
 from spiders.loader import spider_class
+from storage.db import Database
+from storage.recorder import Recorder
 
 
 @pytest.mark.parametrize("distributed", [False, True])
 @pytest.mark.parametrize("render", ["http", "browser"])
 @pytest.mark.parametrize("setting", ["REMOTE_CONTROL_ENABLED", "TELNETCONSOLE_ENABLED"])
-def test_security_no_code_console_in_crawl_settings(tmp_path, setting, render, distributed):
+def test_security_no_code_console_in_crawl_settings(home, setting, render, distributed):
     [source] = parse_sources({"sources": [{"name": "shop", "via": "direct", "render": render,
                                            "start_urls": ["http://shop.example/"]}]}, "test")
-    overrides = distributed_settings("redis://127.0.0.1:1/0", 1) if distributed else None
-    # The settings a crawl (or a worker) builds, with the spider's own (a browser source's) merged in.
-    settings = scrapy_settings("sqlite://", tmp_path, 1, overrides)
+    overrides = {"NIGRAN_FRONTIER": "redis://127.0.0.1:1/0"} if distributed else None
+    # The settings a crawl (or a worker, with its add-on) builds, with the spider's own (a browser source's) merged in.
+    settings = scrapy_settings(Services(Recorder(Database("sqlite://"), home / "bodies"), 1), overrides)
+    if distributed:
+        Distributed().update_settings(settings)
     spider_class(source).update_settings(settings)
     assert settings.getbool(setting) is False
