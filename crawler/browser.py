@@ -211,7 +211,8 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
 
 
 class BrowserEvidenceMiddleware:
-    """After EvidenceMiddleware kept the main document: keep the DOM and screenshot, give the spider the DOM.
+    """After EvidenceMiddleware kept the main document: keep the DOM and the screenshot as artefacts of it
+    (WARC resource records concurrent to its response), and give the spider the DOM.
 
     Posts then cite the DOM capture, the one that holds what the browser showed.
     """
@@ -228,15 +229,13 @@ class BrowserEvidenceMiddleware:
         rendered: Rendered | None = request.meta.pop(RENDERED, None)
         if rendered is None:
             return response
+        page = request.meta.get("capture_id")
+        common = {"page_capture_id": page, "run_id": self.runtime.run_id, "source": self.crawler.spider.name,
+                  "url": response.url, "fetched_at": rendered.at, **route_of(self.runtime, request)}
         recorder = self.runtime.recorder
-        common = {"run_id": self.runtime.run_id, "source": self.crawler.spider.name, "url": request.url,
-                  "final_url": response.url, "method": request.method, "status": response.status,
-                  "fetched_at": rendered.at, **route_of(self.runtime, request)}
-        dom_id, dom_sha = recorder.capture(body=rendered.dom, kind="dom",
-                                                headers=[["Content-Type", "text/html; charset=utf-8"]], **common)
-        shot_id, _ = recorder.capture(body=rendered.screenshot, kind="screenshot",
-                                           headers=[["Content-Type", "image/png"]], **common)
+        dom_id, dom_sha = recorder.capture_artifact(role="dom", data=rendered.dom,
+                                                    content_type="text/html; charset=utf-8", **common)
+        recorder.capture_artifact(role="screenshot", data=rendered.screenshot, content_type="image/png", **common)
         self.crawler.stats.inc_value("nigran/captures", 2)
-        request.meta.update(document_capture_id=request.meta.get("capture_id"), capture_id=dom_id,
-                            capture_sha256=dom_sha, screenshot_capture_id=shot_id, fetched_at=rendered.at)
+        request.meta.update(capture_id=dom_id, capture_sha256=dom_sha, fetched_at=rendered.at)
         return response.replace(body=rendered.dom, encoding="utf-8")

@@ -238,16 +238,18 @@ class Recorder:
         return self._store(body, digest, pointer, fields, started_at), digest
 
     def capture_artifact(self, *, page_capture_id: int | None, role: str, data: bytes, content_type: str,
-                         url: str, source: str, run_id: int | None, fetched_at: datetime) -> tuple[int, str]:
+                         url: str, source: str, run_id: int | None, fetched_at: datetime, transport: str,
+                         circuit_id: str | None = None, exit_fingerprint: str | None = None) -> tuple[int, str]:
         """Store a browser artefact — `role` "screenshot" (image/png) or "dom" (text/html) — of the page
-        captured as `page_capture_id`: a WARC resource record concurrent to the page's response, a
-        capture row (kind = role, transport "browser") linked to the page, a custody event.
-        Returns (capture id, sha256)."""
+        captured as `page_capture_id`, which came by `transport` (and circuit): a WARC resource record
+        `urn:<role>:<url>` concurrent to the page's response (so replaying the URL shows the response), a
+        capture row (kind = role) linked to the page, a custody event. Returns (capture id, sha256)."""
         digest = self.bodies.put(data)
-        pointer = self.warcs.resource(run_id, url=url, content_type=content_type, data=data,
+        pointer = self.warcs.resource(run_id, url=f"urn:{role}:{url}", content_type=content_type, data=data,
                                       fetched_at=fetched_at, concurrent_to=self._record_id(page_capture_id))
         fields = {"run_id": run_id, "source": source, "kind": role, "url": url, "final_url": url, "status": 200,
-                  "headers": [["Content-Type", content_type]], "fetched_at": fetched_at, "transport": "browser"}
+                  "headers": [["Content-Type", content_type]], "fetched_at": fetched_at, "transport": transport,
+                  "circuit_id": circuit_id, "exit_fingerprint": exit_fingerprint}
         capture_id = self._store(data, digest, pointer, fields, None)
         self._write(self._stmts.artifact, {"capture_id": capture_id, "page_capture_id": page_capture_id, "role": role})
         return capture_id, digest

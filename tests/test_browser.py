@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
 
 from storage.bodies import BodyStore
 from storage.db import Database
@@ -37,6 +43,13 @@ def crawled(tmp_path_factory):
         summary = json.loads(done.stdout.decode().strip().splitlines()[-1])
         yield {"shop": shop, "home": home, "db": Database(db_url), "stderr": done.stderr.decode().splitlines(),
                "sources": {s["source"]: s for s in summary["sources"]}}
+
+
+def export(crawled, out: Path):
+    done = nigran("export", "--db", crawled["db"].url, "--out", str(out), "--dir", "--source", "shop-browser",
+                  "--operator", "alice", "--case", "C-7", env={"NIGRAN_HOME": str(crawled["home"]), "NIGRAN_TSA_URLS": ""})
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return out
 
 
 def rows(db: Database, model, source: str) -> list:
@@ -96,3 +109,29 @@ def test_stalled_and_frozen_pages_fail_with_a_clear_error_and_the_crawl_goes_on(
     # A hung page is not retried (Scrapy would fetch it 3 times). Chromium itself may send the navigation
     # twice when it finds a kept-alive connection closed, which the old code did too under load.
     assert crawled["shop"].log.count("/frozen") <= 2
+
+
+def test_an_exported_rendered_offer_carries_its_document_dom_and_screenshot(crawled, tmp_path):
+    bundle = export(crawled, tmp_path / "bundle")
+    with zipfile.ZipFile(bundle / "captures.wacz") as wacz:
+        warc = wacz.read("archive/data.warc.gz")
+    records = {}
+    for record in ArchiveIterator(io.BytesIO(warc)):
+        h = record.rec_headers
+        records[(h.get_header("WARC-Type"), h.get_header("WARC-Target-URI"))] = (
+            h.get_header("WARC-Record-ID"), h.get_header("WARC-Concurrent-To"), record.content_stream().read())
+    url = f"{crawled['shop'].base_url}/"
+    response_id, _, document = records[("response", url)]
+    dom_to, shot_to = records[("resource", f"urn:dom:{url}")][1], records[("resource", f"urn:screenshot:{url}")][1]
+    assert dom_to == shot_to == response_id  # both artefacts are tied to the page's response record
+    assert b'id="listings"' in document and b'class="listing"' in records[("resource", f"urn:dom:{url}")][2]
+    assert records[("resource", f"urn:screenshot:{url}")][2].startswith(b"\x89PNG\r\n\x1a\n")
+
+    (tmp_path / "data.warc.gz").write_bytes(warc)
+    check = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", str(tmp_path / "data.warc.gz")],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    verified = nigran("verify", str(bundle), "--key", str(crawled["home"] / "signing.pub"),
+                      env={"NIGRAN_HOME": str(crawled["home"])})
+    assert verified.returncode == 0 and verified.stdout.decode().rstrip().endswith("VALID"), verified.stdout.decode()
+    assert 'src="data:image/png;base64,' in (bundle / "report.html").read_text()  # the report shows the screenshot

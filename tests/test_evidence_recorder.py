@@ -36,7 +36,7 @@ def make_store(home: Path, db_url: str, posts: list[dict]) -> Database:
         if p.get("screenshot"):
             recorder.capture_artifact(page_capture_id=capture_id, role="screenshot", data=p["screenshot"],
                                       content_type="image/png", url=p["url"], source="market-x", run_id=run,
-                                      fetched_at=seen)
+                                      fetched_at=seen, transport="tor", circuit_id="17")
         recorder.post(source="market-x", post_key=f"{p['url']}#1", capture_id=capture_id, seen_at=seen,
                       url=p["url"], title=p.get("title"), author=p.get("author", "seller"), text=p["text"],
                       offer=OfferData(kind="offer", categories=p.get("categories", ["cnic"]),
