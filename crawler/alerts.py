@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from config.alerts import AlertsFile, Email, Rule, Webhook
 from storage.db import Database
 from storage.models import Alert, AlertDelivery, AlertScan, Capture, Offer, OfferIdentifier, Post, Run, Watch, utcnow
-from storage.secrets import identifier_hmac, mask
+from storage.privacy import identifier_hmac, mask
 
 log = logging.getLogger("nigran.alerts")
 

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Offer, Post
+from storage.models import Offer, Post, Reveal
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -60,3 +60,13 @@ def post_dict(post: Post) -> dict[str, Any]:
         "posted_at": _iso(post.posted_at), "text": post.text, "first_seen": _iso(post.first_seen),
         "last_seen": _iso(post.last_seen), "capture_sha256": post.capture.body_sha256,
     }
+
+
+def reveals(session: Session) -> Iterator[Reveal]:
+    """The reveal audit, newest first."""
+    yield from session.scalars(select(Reveal).order_by(Reveal.at.desc(), Reveal.id.desc()))
+
+
+def reveal_dict(reveal: Reveal) -> dict[str, Any]:
+    return {"id": reveal.id, "at": _iso(reveal.at), "operator": reveal.operator, "os_user": reveal.os_user,
+            "host": reveal.host, "offer_ids": reveal.offer_ids}
