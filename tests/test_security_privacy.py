@@ -15,10 +15,10 @@ import brotli
 import yaml
 from alembic import command
 from backports import zstd
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from storage.db import Database, alembic_config
-from storage.models import OfferIdentifier, Reveal, Watch
+from storage.models import Offer, OfferIdentifier, Post, Reveal, Watch
 from storage.recorder import OfferData, Recorder
 from tests.conftest import nigran
 from tests.support.telegram_site import TelegramSite
@@ -158,31 +158,33 @@ def test_security_a_key_left_in_the_data_home_keeps_working_with_a_warning(home,
         assert session.scalars(select(Watch.hmac)).one() == identifier_hmac("cnic", CNIC, bytes.fromhex("11" * 32))
 
 
-def test_migration_0004_remasks_stored_values_and_adds_the_audit_columns(home):
+def test_migration_0004_remasks_stored_values_and_adds_the_audit_columns(home, db_url):
     """Masks written before 0004 (CNIC last digit, mobile and passport last two) lose their kept tail."""
-    db_url = f"sqlite:///{home / 'nigran.db'}"
     db = store_offers(home, db_url, [(None, "x", [("cnic", CNIC), ("pk_mobile", "+923455550123")])])
+    old_text = "CNIC 42101-*******-9, call 0345-*****23 for Rs 500"
     with db.engine.begin() as conn:
         cfg = alembic_config(db_url)
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0003")
-        conn.execute(text("UPDATE posts SET text = :t, title = :t, author = 'AB*****67', extra = :e"),
-                      {"t": "CNIC 42101-*******-9, call 0345-*****23 for Rs 500",
-                       "e": json.dumps({"signature": "0345 *** **23", "n": [7, "42101 ******* 9"]})})
-        conn.execute(text("UPDATE offer_identifiers SET masked = '42101-*******-9' WHERE type = 'cnic'"))
-        conn.execute(text("UPDATE offer_identifiers SET masked = '+92345*****23' WHERE type = 'pk_mobile'"))
-        conn.execute(text("UPDATE offers SET contacts = :c"),
-                     {"c": json.dumps([{"type": "whatsapp", "value": "+92345*****23", "hmac": "ab"},
-                                       {"type": "telegram", "value": "@seller"}])})
+        conn.execute(update(Post.__table__).values(
+            text=old_text, title=old_text, author="AB*****67",
+            extra={"signature": "0345 *** **23", "n": [7, "42101 ******* 9"]}))
+        conn.execute(update(OfferIdentifier.__table__).where(OfferIdentifier.type == "cnic")
+                     .values(masked="42101-*******-9"))
+        conn.execute(update(OfferIdentifier.__table__).where(OfferIdentifier.type == "pk_mobile")
+                     .values(masked="+92345*****23"))
+        conn.execute(update(Offer.__table__).values(contacts=[
+            {"type": "whatsapp", "value": "+92345*****23", "hmac": "ab"}, {"type": "telegram", "value": "@seller"}]))
     db = Database(db_url)
     assert db.current_revision() == db.head_revision()
     with db.session() as session:
-        post = session.execute(text("SELECT text, title, author, extra FROM posts")).one()
+        post = session.scalars(select(Post)).one()
         masks = dict(session.execute(select(OfferIdentifier.type, OfferIdentifier.masked)).all())
-        contacts = session.execute(text("SELECT contacts FROM offers")).scalar_one()
+        contacts = session.scalars(select(Offer.contacts)).one()
         assert session.scalars(select(Reveal)).all() == []  # the audit's new columns are queryable
-    assert post[0] == post[1] == "CNIC 42101-*******-*, call 0345-******* for Rs 500" and post[2] == "AB*******"
-    assert json.loads(post[3]) == {"signature": "0345 *** ****", "n": [7, "42101 ******* *"]}
+    new_text = "CNIC 42101-*******-*, call 0345-******* for Rs 500"
+    assert (post.text, post.title, post.author) == (new_text, new_text, "AB*******")
+    assert post.extra == {"signature": "0345 *** ****", "n": [7, "42101 ******* *"]}
     assert masks == {"cnic": CNIC_MASKED, "pk_mobile": PHONE_MASKED}
-    assert json.loads(contacts) == [{"type": "whatsapp", "value": PHONE_MASKED, "hmac": "ab"},
-                                    {"type": "telegram", "value": "@seller"}]
+    assert contacts == [{"type": "whatsapp", "value": PHONE_MASKED, "hmac": "ab"},
+                        {"type": "telegram", "value": "@seller"}]
