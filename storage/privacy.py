@@ -52,10 +52,15 @@ def key_path() -> Path:
     path = config_home() / "identifier.key"
     legacy = data_home() / "identifier.key"
     if not path.exists() and legacy.exists():
-        log.warning("identifier key %s sits beside the database: move it to %s (or set NIGRAN_KEY_FILE)",
-                    legacy, path)
+        _warn_legacy(legacy, path)
         return legacy
     return path
+
+
+@lru_cache(maxsize=1)
+def _warn_legacy(legacy: Path, path: Path) -> None:
+    """Once per process: the key found beside the database should move."""
+    log.warning("identifier key %s sits beside the database: move it to %s (or set NIGRAN_KEY_FILE)", legacy, path)
 
 
 @lru_cache(maxsize=4)
