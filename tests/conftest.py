@@ -49,7 +49,7 @@ def config_home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    """A private NIGRAN_HOME for the test (data, bodies, key, logs)."""
+    """A private NIGRAN_HOME for the test (data, bodies, logs; the key goes to `config_home`)."""
     path = tmp_path / "home"
     path.mkdir()
     monkeypatch.setenv("NIGRAN_HOME", str(path))
