@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import smtplib
 import ssl
 import time
@@ -23,15 +22,15 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any, Callable
 
-import phonenumbers
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.alerts import AlertsFile, Email, Rule, Webhook
+from pipelines.extraction import find_identifiers
 from storage.db import Database
 from storage.models import Alert, AlertDelivery, AlertScan, Capture, Offer, OfferIdentifier, Post, Run, Watch, utcnow
-from storage.secrets import identifier_hmac, mask
+from storage.privacy import identifier_hmac, mask
 
 log = logging.getLogger("nigran.alerts")
 
@@ -50,29 +49,21 @@ class AlreadyWatched(WatchError):
     """The identifier is on the watchlist already."""
 
 
+# The cue the extraction engine needs before a bare value of each kind (a 13-digit run is a CNIC only when named).
+_CUES = {"cnic": "CNIC ", "pk_mobile": "", "passport": "passport "}
+_SHAPES = {"cnic": "CNIC (13 digits, e.g. 35202-1234567-1)",
+           "pk_mobile": "Pakistani mobile number (e.g. 0300-1234567; landlines are not watched)",
+           "passport": "Pakistani passport number (two letters and seven digits, e.g. AB1234567)"}
+
+
 def canonical(kind: str, value: str) -> str:
-    """The identifier as the extraction engine stores it (CNIC DDDDD-DDDDDDD-D, mobile E.164, passport AA1234567)."""
-    if kind == "cnic":
-        digits = re.sub(r"[\s-]", "", value)
-        if re.fullmatch(r"[1-8][0-9]{12}", digits):
-            return f"{digits[:5]}-{digits[5:12]}-{digits[12]}"
-    elif kind == "pk_mobile":
-        try:
-            number = phonenumbers.parse(value, "PK")
-        except phonenumbers.NumberParseException:
-            number = None
-        if (number is not None and phonenumbers.is_valid_number(number)
-                and phonenumbers.region_code_for_number(number) == "PK"
-                and phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    elif kind == "passport":
-        compact = re.sub(r"\s", "", value).upper()
-        if re.fullmatch(r"[A-Z]{2}[0-9]{7}", compact):
-            return compact
-    shapes = {"cnic": "CNIC (13 digits, e.g. 35202-1234567-1)",
-              "pk_mobile": "Pakistani mobile number (e.g. 0300-1234567; landlines are not watched)",
-              "passport": "Pakistani passport number (two letters and seven digits, e.g. AB1234567)"}
-    raise WatchError(f"not a valid {shapes[kind]}")
+    """The identifier as the extraction engine stores it (CNIC DDDDD-DDDDDDD-D, mobile E.164, passport AA1234567):
+    the engine must read all of `value` as one identifier of that kind."""
+    written = _CUES[kind] + ("".join(value.split()) if kind == "passport" else value.strip())
+    found = find_identifiers(written)
+    if len(found) == 1 and found[0].type == kind and (found[0].start, found[0].end) == (len(_CUES[kind]), len(written)):
+        return found[0].value
+    raise WatchError(f"not a valid {_SHAPES[kind]}")
 
 
 def add_watch(db: Database, kind: str, value: str, label: str) -> Watch:

@@ -217,38 +217,56 @@ def show_offers(rows: list[dict]) -> None:
 @click.option("--operator", default=lambda: os.environ.get("NIGRAN_OPERATOR") or getpass.getuser(),
               show_default="$NIGRAN_OPERATOR or your login", help="Who asks, for the reveal audit.")
 def offers(db_url, since, category, sources, as_json, reveal, operator):
-    """List offers and requests found, newest first."""
+    """List offers and requests found, newest first.
+
+    Exit status with --reveal: 1 when some identifier could not be re-read from the evidence."""
+    from crawler.settings import DOWNLOAD_MAXSIZE
+    from pipelines.reveal import reveal_offers
     from storage import queries
     from storage.bodies import BodyStore
-    from storage.reveal import reveal as reveal_raw
 
     db = open_db(db_url)
     since_at = iso_datetime(since)
-    bodies = BodyStore(data_home() / "bodies")
-    rows = []
     with db.session() as session:
         selected = list(queries.offers(session, since=since_at, category=category, sources=sources))
-        for offer in selected:
-            revealed = None
-            if reveal:
-                wanted = [(i.type, i.hmac) for i in offer.identifiers]
-                wanted += [(c["type"], c["hmac"]) for c in offer.contacts if "hmac" in c]
-                try:
-                    revealed = reveal_raw(offer.post.capture, bodies, wanted) if wanted else {}
-                except (OSError, ValueError) as exc:
-                    fail(f"offer {offer.id}: cannot re-read its evidence: {exc}")
-            rows.append(queries.offer_dict(offer, revealed))
-        if reveal and selected:
-            from storage.models import Reveal
-            from storage.evidence.custody import record_reveal
-
-            session.add(Reveal(operator=operator, offer_ids=[o.id for o in selected]))
-            record_reveal(session, operator, [o.id for o in selected])
+        if reveal:
+            result = reveal_offers(session, selected, BodyStore(data_home() / "bodies"), operator=operator,
+                                   max_size=DOWNLOAD_MAXSIZE)
+            rows, unrevealed = result.rows, result.unrevealed
+        else:
+            rows, unrevealed = [queries.offer_dict(o) for o in selected], {}
     if as_json:
         for row in rows:
             print_json_line(row)
     else:
         show_offers(rows)
+    if unrevealed:
+        fail("could not reveal every identifier of offers "
+             + "; ".join(f"{offer_id} ({why})" for offer_id, why in unrevealed.items()))
+
+
+@main.command()
+@db_option
+@json_option
+def reveals(db_url, as_json):
+    """List the reveal audit, newest first: when, operator (as typed), OS user, host, offers.
+
+    JSON fields: id, at, operator, os_user, host, offer_ids."""
+    from storage import queries
+
+    with open_db(db_url).session() as session:
+        rows = [queries.reveal_dict(r) for r in queries.reveals(session)]
+    if as_json:
+        for row in rows:
+            print_json_line(row)
+        return
+    table = Table(title=f"{len(rows)} reveals")
+    for col in ("id", "at (UTC)", "operator", "OS user", "host", "offers"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(str(r["id"]), r["at"][:19], r["operator"], r["os_user"] or "-", r["host"] or "-",
+                      ", ".join(map(str, r["offer_ids"])))
+    out.print(table)
 
 
 @main.command()
@@ -285,7 +303,7 @@ def extract(input_file, jsonl, reveal, explain):
     """Run offer extraction over text or HTML (a file, or - for standard input)."""
     from pipelines.extraction import extract as run_extract
     from spiders.text import html_to_text
-    from storage.secrets import mask
+    from storage.privacy import mask
 
     def result(text: str) -> dict:
         data = run_extract(text, explain=explain).to_dict(explain=explain)

@@ -46,6 +46,7 @@ def _commands(cli) -> list[click.Command]:
 
         Exit status: 0 written, 1 nothing selected or the evidence could not be read, 2 bad usage.
         """
+        from pipelines.extraction import find_identifiers
         from storage.evidence.export import ExportError, Selection, export_bundle
 
         db = open_db(db_url)
@@ -54,7 +55,7 @@ def _commands(cli) -> list[click.Command]:
         case = case or f"export {datetime.now(timezone.utc):%Y-%m-%d %H:%M}Z"
         try:
             result = export_bundle(db, data_home(), out_path, operator=operator, case=case, selection=selection,
-                                   profile=profile, as_dir=as_dir)
+                                   find=find_identifiers, profile=profile, as_dir=as_dir)
         except ExportError as exc:
             fail(str(exc))
         for warning in result.warnings:

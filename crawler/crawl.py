@@ -22,7 +22,7 @@ from crawler.terminal import SafeLogFormatter
 from crawler.tor import TorAccess, TorConfig, TorError, open_tor
 from spiders.loader import spider_class
 from storage.db import Database
-from storage.home import data_home
+from storage.home import data_home, private_dir, private_file
 from storage.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -156,12 +156,8 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
 def open_log(home: Path, name: str, verbose: bool) -> Path:
     """Log to `home`/logs/`name`, readable by the owner only (logs/ 0700, the file 0600): logs name sources,
     URLs and hosts of an investigation."""
-    logs = home / "logs"
-    logs.mkdir(mode=0o700, parents=True, exist_ok=True)
-    logs.chmod(0o700)
-    log_file = logs / name
-    os.close(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-    log_file.chmod(0o600)
+    log_file = private_dir(home / "logs") / name
+    os.close(private_file(log_file))
     _configure_logging(log_file, verbose)
     return log_file
 

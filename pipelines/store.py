@@ -1,4 +1,4 @@
-"""Item pipeline: store posts (identifiers masked) and their offers; a re-sighting updates, never duplicates.
+"""Item pipeline: store posts (identifiers masked in every stored string) and their offers; a re-sighting updates, never duplicates.
 
 Writes are batched by the recorder; counts (new / updated) are taken when a batch is committed."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from abc import ABC
 from datetime import datetime, timezone
 from functools import partial
 
-from pipelines.redact import redact
+from pipelines.redact import redact, redact_all
 from storage.recorder import OfferData, Recorder, Sighting
 
 STORED_KINDS = ("offer", "request")
@@ -46,7 +46,7 @@ class StorePipeline:
             source=item["source"], post_key=item["post_key"], capture_id=item["capture_id"],
             seen_at=item.get("fetched_at") or datetime.now(timezone.utc), url=item["url"],
             title=redact(item.get("title")), author=redact(item.get("author")), posted_at=item.get("posted_at"),
-            text=redact(item["text"]), extra=item.get("extra") or {}, offer=offer_of(item.get("extraction")))
+            text=redact(item["text"]), extra=redact_all(item.get("extra") or {}), offer=offer_of(item.get("extraction")))
         self.recorder.when_committed(partial(self._count, sighting))
         return item
 

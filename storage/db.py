@@ -1,6 +1,7 @@
 """Opening the database: engine, pragmas, and migrations applied on first use."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -14,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.home import default_db_url
+from storage.home import default_db_url, private_file
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -49,6 +50,7 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        os.close(private_file(Path(parsed.database)))  # SQLite gives its -wal and -shm files the same mode
     engine = create_engine(parsed, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -1,20 +1,31 @@
-"""Where nigran keeps its data: one directory, overridable by NIGRAN_HOME."""
+"""Where nigran keeps its data: one directory, overridable by NIGRAN_HOME, readable by its owner only."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 
+def private_dir(path: Path) -> Path:
+    """`path` created if missing, and 0700 even when it existed (an earlier version may have left it open)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path, *, new: bool = False) -> int:
+    """`path` opened for appending, 0600 even when it existed; `new` refuses an existing file. Returns the fd."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_EXCL if new else 0), 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def data_home() -> Path:
-    """$NIGRAN_HOME, else $XDG_DATA_HOME/nigran, else ~/.local/share/nigran (created 0700)."""
+    """$NIGRAN_HOME, else $XDG_DATA_HOME/nigran, else ~/.local/share/nigran (0700)."""
     env = os.environ.get("NIGRAN_HOME")
     if env:
-        home = Path(env)
-    else:
-        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-        home = Path(base) / "nigran"
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return home
+        return private_dir(Path(env))
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return private_dir(Path(base) / "nigran")
 
 
 def default_db_url() -> str:

@@ -150,7 +150,9 @@ class Reveal(Base):
     __tablename__ = "reveals"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    operator: Mapped[str] = mapped_column(String(128))
+    operator: Mapped[str] = mapped_column(String(128))  # as typed: free text
+    os_user: Mapped[str | None] = mapped_column(String(128))  # who was logged in (None before migration 0005)
+    host: Mapped[str | None] = mapped_column(String(255))
     offer_ids: Mapped[list[Any]] = mapped_column(default=list)
 
 

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Offer, Post
+from storage.models import Offer, Post, Reveal
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -69,3 +69,13 @@ def newest_message(session: Session, source: str, channel: str) -> int:
     stmt = select(func.max(message_id)).where(
         Post.source == source, func.lower(func.substr(Post.post_key, 1, len(prefix))) == prefix)
     return session.scalar(stmt) or 0
+
+
+def reveals(session: Session) -> Iterator[Reveal]:
+    """The reveal audit, newest first."""
+    yield from session.scalars(select(Reveal).order_by(Reveal.at.desc(), Reveal.id.desc()))
+
+
+def reveal_dict(reveal: Reveal) -> dict[str, Any]:
+    return {"id": reveal.id, "at": _iso(reveal.at), "operator": reveal.operator, "os_user": reveal.os_user,
+            "host": reveal.host, "offer_ids": reveal.offer_ids}

@@ -17,8 +17,8 @@ from storage.evidence import custody, keys
 from storage.evidence.provenance import operator as default_operator
 from storage.evidence.warcstore import Pointer, RunWarcs
 from storage.models import Capture, CaptureArtifact, Offer, OfferIdentifier, Post, Run, utcnow
+from storage.privacy import identifier_hmac, identifier_key, mask
 from storage.runs import close_dead_runs, this_process
-from storage.secrets import identifier_hmac, identifier_key, mask
 
 MASKED_CONTACTS = {"whatsapp"}  # phone numbers are personal data even when they are the seller's
 

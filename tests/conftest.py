@@ -39,9 +39,17 @@ def pytest_sessionfinish(session, exitstatus):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(autouse=True)
+def config_home(tmp_path, monkeypatch) -> Path:
+    """A private XDG_CONFIG_HOME for every test: the identifier key never lands in ~/.config."""
+    path = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(path))
+    return path
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    """A private NIGRAN_HOME for the test (data, bodies, key, logs)."""
+    """A private NIGRAN_HOME for the test (data, bodies, logs; the key goes to `config_home`)."""
     path = tmp_path / "home"
     path.mkdir()
     monkeypatch.setenv("NIGRAN_HOME", str(path))

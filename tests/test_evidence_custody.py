@@ -1,5 +1,7 @@
 """The custody log: hash chain, signed Merkle checkpoints, `nigran verify --db` finding the first break."""
+import getpass
 import json
+import socket
 
 from sqlalchemy import delete, select, text, update
 
@@ -97,7 +99,7 @@ def test_flipped_byte_in_a_warc_file_is_reported(home, db_url):
 
 def test_reveal_and_config_changes_are_custody_events(home, db_url, tmp_path):
     db = make_store(home, db_url, [{"url": "http://m.onion/1", "text": "CNIC 35202-1234567-1 for sale",
-                                    "identifiers": [("cnic", "3520212345671")]}])
+                                    "identifiers": [("cnic", "35202-1234567-1")]}])
     done = nigran("offers", "--db", db_url, "--reveal", "--json", "--operator", "inspector-7")
     assert done.returncode == 0, done.stderr
     sources = tmp_path / "sources.yaml"
@@ -112,5 +114,5 @@ def test_reveal_and_config_changes_are_custody_events(home, db_url, tmp_path):
     assert [(e.kind, e.operator) for e in events] == [("identifier revealed", "inspector-7"),
                                                       ("source config changed", "analyst"),
                                                       ("source config changed", "analyst")]
-    assert events[0].details == {"offer_ids": [1]}
+    assert events[0].details == {"offer_ids": [1], "os_user": getpass.getuser(), "host": socket.gethostname()}
     assert verify_db(db_url)[0] == 0

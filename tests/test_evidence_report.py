@@ -6,6 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from pipelines.extraction import find_identifiers
 from storage.evidence.export import Selection, export_bundle
 from tests.test_evidence_recorder import PNG, make_store
 
@@ -61,7 +62,7 @@ def test_hostile_post_runs_no_script_in_chromium(home, tmp_path, hits):
          "text": f"CNIC 35202-1234567-1 Rs 500 {evil}", "identifiers": [("cnic", "35202-1234567-1")]},
         {"url": "http://market.onion/2", "text": "Same person again: 35202-1234567-1, and 42101-7654321-3",
          "identifiers": [("cnic", "35202-1234567-1"), ("cnic", "42101-7654321-3")]}])
-    export_bundle(db, home, tmp_path / "bundle", operator="alice", case="XSS <b>case</b>", selection=Selection(),
+    export_bundle(db, home, tmp_path / "bundle", operator="alice", case="XSS <b>case</b>", selection=Selection(), find=find_identifiers,
                   as_dir=True)
     report = tmp_path / "bundle" / "report.html"
     html = report.read_text()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage.evidence import minisign, timestamp
+from pipelines.extraction import find_identifiers
 from storage.evidence.export import Selection, export_bundle
 from tests.conftest import nigran
 from tests.test_evidence_recorder import make_store
@@ -98,7 +99,7 @@ def test_exported_bundle_is_time_stamped(tsa, home, tmp_path, monkeypatch):
     monkeypatch.setenv("NIGRAN_TSA_URLS", tsa["url"])
     monkeypatch.setenv("NIGRAN_TSA_ROOTS", str(tsa["root"]))
     bundle = tmp_path / "bundle"
-    result = export_bundle(db, home, bundle, operator="alice", case="TS-1", selection=Selection(), as_dir=True)
+    result = export_bundle(db, home, bundle, operator="alice", case="TS-1", selection=Selection(), find=find_identifiers, as_dir=True)
     assert result.warnings == [] and len(result.timestamps) == 1
     token = bundle / "timestamps" / "tsa-1.tsr"
 

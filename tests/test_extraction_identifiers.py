@@ -136,6 +136,6 @@ def test_an_identifier_written_twice_is_masked_both_times():
     text = "CNIC 35202-1234567-1 and 0301-2345678, again 0301-2345678 or 03012345678; cnic 35202-1234567-1"
     stored = redact(text)
     assert "1234567" not in stored and "2345678" not in stored and "23456" not in stored
-    assert stored.count("35202-*******-1") == 2 and stored.count("0301-*****78") == 2
+    assert stored.count("35202-*******-*") == 2 and stored.count("0301-*******") == 2
     assert [f.value for f in find_identifiers(text)].count("+923012345678") == 3
     assert [f.value for f in extract(text).identifiers].count("+923012345678") == 1  # the label contract: unique

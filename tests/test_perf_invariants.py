@@ -17,7 +17,7 @@ from storage.db import Database
 from storage.evidence.warc import WarcWriter, read_record, verify_warc
 from storage.models import Capture, Offer, OfferIdentifier, Post
 from storage.recorder import OfferData, Recorder
-from storage.secrets import identifier_hmac
+from storage.privacy import identifier_hmac
 
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from storage.evidence import custody, minisign
 from storage.evidence.bundle_verify import Unreadable, ZipLimits, verify_bundle
+from pipelines.extraction import find_identifiers
 from storage.evidence.export import Selection, export_bundle
 from storage.models import Capture
 from tests.conftest import nigran
@@ -31,7 +32,7 @@ def genuine(home, tmp_path, monkeypatch):
 
 def _export(home, out, posts, as_dir=True):
     db = make_store(home, f"sqlite:///{home / 'nigran.db'}", posts)
-    export_bundle(db, home, out, operator="alice", case="CASE-7", selection=Selection(), as_dir=as_dir)
+    export_bundle(db, home, out, operator="alice", case="CASE-7", selection=Selection(), find=find_identifiers, as_dir=as_dir)
     return {"bundle": out, "home": home, "pub": home / "signing.pub",
             "key": minisign.read_public_key(home / "signing.pub")}
 

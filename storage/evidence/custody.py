@@ -9,8 +9,10 @@ later log extends an earlier one.
 """
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +22,7 @@ from sqlalchemy import insert, select, update
 
 from storage.evidence import minisign
 from storage.evidence.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash
-from storage.models import CustodyCheckpoint, CustodyEvent, CustodyHead
+from storage.models import CustodyCheckpoint, CustodyEvent, CustodyHead, Reveal
 
 GENESIS = "0" * 64
 CAPTURE_STORED = "capture stored"
@@ -101,8 +103,11 @@ def append(conn, kind: str, operator: str, *, capture_id: int | None = None,
 
 
 def record_reveal(session, operator: str, offer_ids: list[int]) -> None:
-    """Custody event for `nigran offers --reveal`: who saw raw identifiers of which offers."""
-    append(session, IDENTIFIER_REVEALED, operator, details={"offer_ids": offer_ids})
+    """Audit `nigran offers --reveal` (a `reveals` row and a custody event): who saw raw identifiers of which
+    offers. `operator` is what they typed; the OS user and host are recorded beside it."""
+    who = {"os_user": getpass.getuser(), "host": socket.gethostname()}
+    session.add(Reveal(operator=operator, offer_ids=offer_ids, **who))
+    append(session, IDENTIFIER_REVEALED, operator, details={"offer_ids": offer_ids, **who})
 
 
 def record_config(session, operator: str, path: Path) -> bool:

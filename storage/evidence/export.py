@@ -31,11 +31,12 @@ from storage.bodies import BodyStore
 from storage.db import Database
 from storage.evidence import custody, keys, minisign, timestamp
 from storage.evidence.provenance import host, tool_info
-from storage.evidence.report import Pseudonyms, day_of, offer_card, write_report
+from storage.evidence.report import day_of, offer_card, write_report
 from storage.evidence.wacz import WaczBuilder
 from storage.evidence.warc import read_record
 from storage.evidence.warcstore import scan_records
 from storage.models import Capture, CaptureArtifact, Offer, Post
+from storage.privacy import Finder, Pseudonyms
 
 PROFILES = ("full", "redacted")
 CHUNK = 500
@@ -138,12 +139,13 @@ class _Bundle:
     """One export in progress: the staging folder and what has been written into it."""
 
     def __init__(self, db: Database, home: Path, staging: Path, *, case: str, profile: str, operator: str,
-                 selection: Selection):
+                 selection: Selection, find: Finder):
         self.db, self.home, self.dir = db, home, staging
         self.case, self.profile, self.operator, self.selection = case, profile, operator, selection
         self.bodies = BodyStore(home / "bodies")
         self.warc_root = home / "warc"
         self.pseudonyms = Pseudonyms(case)
+        self.find = find
         self.capture_ids: set[int] = set()
         self.per_day: Counter = Counter()
         self.offers = 0
@@ -181,7 +183,7 @@ class _Bundle:
                         row["post_key"], row["capture_sha256"], " ".join(map(str, row["capture_ids"])))])
                     post = offer.post
                     shot = shots.get(post.capture_id)
-                    cards.write(offer_card(row, self.pseudonyms.redact(post.text), post.title, post.author,
+                    cards.write(offer_card(row, self.pseudonyms.redact(post.text, self.find), post.title, post.author,
                                            self.bodies.get(shot) if shot else None))
                     for cat in row["categories"] or ["uncategorised"]:
                         self.per_day[(day_of(row["first_seen"]), cat)] += 1
@@ -426,8 +428,9 @@ def _zip_folder(folder: Path, out: Path) -> None:
 
 
 def export_bundle(db: Database, home: Path, out: Path, *, operator: str, case: str, selection: Selection,
-                  profile: str = "full", as_dir: bool = False) -> ExportResult:
-    """Write the bundle to `out` (a zip, or a folder with `as_dir`); append an "export made" event."""
+                  find: Finder, profile: str = "full", as_dir: bool = False) -> ExportResult:
+    """Write the bundle to `out` (a zip, or a folder with `as_dir`); append an "export made" event.
+    `find` is the extraction engine's identifier finder: what the report replaces by pseudonyms."""
     if profile not in PROFILES:
         raise ExportError(f"unknown profile {profile!r} (choose {', '.join(PROFILES)})")
     out = Path(out)
@@ -439,7 +442,8 @@ def export_bundle(db: Database, home: Path, out: Path, *, operator: str, case: s
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     placed = False
     try:
-        bundle = _Bundle(db, home, staging, case=case, profile=profile, operator=operator, selection=selection)
+        bundle = _Bundle(db, home, staging, case=case, profile=profile, operator=operator, selection=selection,
+                         find=find)
         with db.session() as session:
             bundle.write_offers(session)
             if not bundle.offers:

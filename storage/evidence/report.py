@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import re
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from html import escape
 from pathlib import Path
 
-from pipelines.extraction import find_identifiers
-from storage.secrets import identifier_hmac
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_SCREENSHOT = 4 * 1024 * 1024
@@ -42,28 +39,6 @@ figure{margin:.6rem 0}figure img{max-width:100%;border:1px solid #ccc}
 def clean(text: object) -> str:
     """Escaped for HTML, with control and bidirectional-override characters dropped."""
     return escape(_UNSAFE_CHARS.sub("", str(text)), quote=True)
-
-
-class Pseudonyms:
-    """Keyed-hash pseudonyms for identifiers, consistent within one case key.
-
-    Derived from the stored keyed hash (never from a plain hash, which small ID spaces would let
-    anyone reverse), under a key that is itself derived per case from the installation key.
-    """
-
-    def __init__(self, case: str):
-        self.key = bytes.fromhex(identifier_hmac("report-case", case))
-
-    def of(self, kind: str, installation_hmac: str) -> str:
-        tag = hmac.new(self.key, f"{kind}:{installation_hmac}".encode(), hashlib.sha256).hexdigest()[:10]
-        return f"{kind.upper()}-{tag}"
-
-    def redact(self, text: str) -> str:
-        """`text` with every identifier found in it replaced by its pseudonym."""
-        for found in sorted(find_identifiers(text), key=lambda f: f.start, reverse=True):
-            text = text[:found.start] + f"[{self.of(found.type, identifier_hmac(found.type, found.value))}]" \
-                + text[found.end:]
-        return text
 
 
 def _field(name: str, value_html: str) -> str:

@@ -21,6 +21,8 @@ from uuid import uuid4
 
 from warcio.archiveiterator import ArchiveIterator
 
+from storage.home import private_file
+
 FIDELITY_NOTE = (
     "HTTP status line and headers are re-serialised from the crawler's parsed view "
     "(HTTP/1.1 framing); the body is byte-exact as received after transfer decoding, "
@@ -143,7 +145,7 @@ class WarcWriter:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / f"{self.prefix}-{stamp}-{self._serial:05d}.warc.gz"
-        self._fh = open(self.path, "xb")
+        self._fh = os.fdopen(private_file(self.path, new=True), "ab")
         self.written = 0
         self._warcinfo_id = None
         if self._info_fields is not None:

@@ -98,7 +98,7 @@ class RunWarcs:
             if writer is not None:
                 writer.close()
                 if writer.path is not None:
-                    writer.path.chmod(0o440)  # finished: read-only, like the body store
+                    writer.path.chmod(0o400)  # finished: read-only, and the owner's only
 
 
 # --- reading back ---------------------------------------------------------------------------------
