@@ -233,9 +233,9 @@ class BrowserEvidenceMiddleware:
         common = {"page_capture_id": page, "run_id": self.runtime.run_id, "source": self.crawler.spider.name,
                   "url": response.url, "fetched_at": rendered.at, **route_of(self.runtime, request)}
         recorder = self.runtime.recorder
-        dom_id, dom_sha = recorder.capture_artifact(role="dom", data=rendered.dom,
+        dom_id, _ = recorder.capture_artifact(role="dom", data=rendered.dom,
                                                     content_type="text/html; charset=utf-8", **common)
         recorder.capture_artifact(role="screenshot", data=rendered.screenshot, content_type="image/png", **common)
         self.crawler.stats.inc_value("nigran/captures", 2)
-        request.meta.update(capture_id=dom_id, capture_sha256=dom_sha, fetched_at=rendered.at)
+        request.meta.update(capture_id=dom_id, fetched_at=rendered.at)
         return response.replace(body=rendered.dom, encoding="utf-8")

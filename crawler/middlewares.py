@@ -193,7 +193,7 @@ class EvidenceMiddleware:
             request_headers=header_pairs(request.headers),
             started_at=fetched_at - timedelta(seconds=request.meta.get("download_latency", 0)),
             **route_of(self.runtime, request))
-        request.meta.update(capture_id=capture_id, capture_sha256=digest, fetched_at=fetched_at)
+        request.meta.update(capture_id=capture_id, fetched_at=fetched_at)
         self.stats.inc_value("nigran/captures")
         if 200 <= response.status < 300:
             self.stats.inc_value("nigran/pages_ok")

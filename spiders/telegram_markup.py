@@ -6,7 +6,6 @@ because Telegram adds tokens freely (`text_not_supported_wrap`, numeric ids on p
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -439,16 +438,6 @@ def parse_page(html: str | bytes, *, base_url: str = TELEGRAM) -> ChannelPage:
         state=state,
         notice=notice,
     )
-
-
-def parse_ajax(body: bytes | str, *, base_url: str = TELEGRAM) -> ChannelPage:
-    """Parse the reply to the page's AJAX POST: one JSON-encoded string of HTML fragments."""
-    text = _decode(body) if isinstance(body, bytes) else body
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        payload = text  # served as bare HTML
-    return parse_page(payload if isinstance(payload, str) else "", base_url=base_url)
 
 
 def is_preview_redirect(requested_url: str, final_url: str) -> bool:

@@ -77,7 +77,6 @@ class Capture(Base):
     headers: Mapped[list[Any]] = mapped_column(default=list)
     body_sha256: Mapped[str] = mapped_column(String(64), index=True)
     body_size: Mapped[int] = mapped_column(BigInteger)
-    truncated: Mapped[bool] = mapped_column(default=False)
     fetched_at: Mapped[datetime] = mapped_column(index=True)
     transport: Mapped[str] = mapped_column(String(16))
     circuit_id: Mapped[str | None] = mapped_column(String(32))

@@ -1,7 +1,6 @@
 """The t.me/s preview parser: on the fixture site's pages and on hand-written markup."""
 from __future__ import annotations
 
-import json
 import random
 import urllib.error
 import urllib.request
@@ -9,10 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from spiders.telegram_markup import ChannelPage, is_preview_redirect, parse_ajax, parse_count, parse_page
+from spiders.telegram_markup import ChannelPage, is_preview_redirect, parse_count, parse_page
 from tests.support.telegram_site import CHANNELS, EMPTY_CHANNEL, HIDDEN_NAMES, THROTTLED_CHANNEL, TelegramSite
 
-AJAX = {"X-Requested-With": "XMLHttpRequest", "Accept": "application/json, text/javascript, */*; q=0.01"}
 FIELDS = ("channel", "message_id", "permalink", "author", "signature", "text", "posted_at", "views", "forwarded_from",
           "forwarded_from_url", "reply_to", "photos", "documents", "link_preview", "edited", "service", "album_ids")
 
@@ -30,9 +28,9 @@ def fresh_site():
         yield running
 
 
-def fetch(url: str, *, ajax: bool = False) -> tuple[int, str, bytes, dict]:
+def fetch(url: str) -> tuple[int, str, bytes, dict]:
     """(status, final URL, body, headers), redirects followed, error statuses returned."""
-    request = urllib.request.Request(url, data=b"" if ajax else None, headers=AJAX if ajax else {})
+    request = urllib.request.Request(url)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.url, response.read(), dict(response.headers)
@@ -40,12 +38,11 @@ def fetch(url: str, *, ajax: bool = False) -> tuple[int, str, bytes, dict]:
         return error.code, error.url, error.read(), dict(error.headers)
 
 
-def walk(site: TelegramSite, channel: str, *, ajax: bool = False) -> list[ChannelPage]:
+def walk(site: TelegramSite, channel: str) -> list[ChannelPage]:
     """Every page of a channel, newest first, following the before cursor."""
     pages = [parse_page(fetch(f"{site.base_url}/s/{channel}")[2])]
     while pages[-1].before:
-        body = fetch(f"{site.base_url}/s/{channel}?before={pages[-1].before}", ajax=ajax)[2]
-        pages.append(parse_ajax(body) if ajax else parse_page(body))
+        pages.append(parse_page(fetch(f"{site.base_url}/s/{channel}?before={pages[-1].before}")[2]))
     return pages
 
 
@@ -94,17 +91,6 @@ def test_fixture_covers_the_features_the_parser_reads(site):
     assert all(site.message(channel, 1).text == "Channel created" for channel in CHANNELS)
     ids = site.channel_ids(CHANNELS[0])
     assert ids[-1] - ids[0] + 1 > len(ids)  # gaps
-
-
-@pytest.mark.parametrize("channel", ["simdata_pk", "nadra_family_tree"])
-def test_ajax_history_matches_the_html_pages(site, channel):
-    assert site.channel(channel).markup in ("2023", "2024")
-    html_pages, ajax_pages = walk(site, channel), walk(site, channel, ajax=True)
-    assert [page.messages for page in ajax_pages] == [page.messages for page in html_pages]
-    assert [page.before for page in ajax_pages] == [page.before for page in html_pages]
-    assert all(page.title is None and page.channel == channel for page in ajax_pages[1:])
-    assert any(entry.method == "POST" and entry.headers.get("x-requested-with") == "XMLHttpRequest"
-               for entry in site.log)
 
 
 def test_pages_hold_twenty_messages_with_both_cursors(site):
@@ -168,8 +154,6 @@ def test_throttled_channel_answers_429_then_no_posts_then_messages(fresh_site):
             "no_posts", "No posts found", [], None)
         assert throttled.channel == THROTTLED_CHANNEL
     assert parse_page(fetch(url)[2]).state == "ok"
-    fresh_site.throttle("cdr_travel_hub", no_posts=1)
-    assert parse_ajax(fetch(f"{fresh_site.base_url}/s/cdr_travel_hub?before=50", ajax=True)[2]).state == "no_posts"
 
 
 def test_empty_channel(site):
@@ -190,11 +174,9 @@ def test_messages_added_at_runtime_appear_as_newest(fresh_site):
 
 
 def test_access_log_records_each_request(fresh_site):
-    fetch(f"{fresh_site.base_url}/s/simdata_pk?before=30", ajax=True)
+    fetch(f"{fresh_site.base_url}/s/simdata_pk?before=30")
     entry = fresh_site.log[-1]
-    assert (entry.method, entry.path, entry.status) == ("POST", "/s/simdata_pk?before=30", 200)
-    assert entry.headers["x-requested-with"] == "XMLHttpRequest"
-    assert isinstance(json.loads(fetch(f"{fresh_site.base_url}/s/simdata_pk?before=30", ajax=True)[2]), str)
+    assert (entry.method, entry.path, entry.status) == ("GET", "/s/simdata_pk?before=30", 200)
 
 
 # --- hand-written markup --------------------------------------------------------------------
@@ -432,15 +414,6 @@ def test_no_posts_found_page():
     assert parse_page(page()).state == "empty"
 
 
-def test_ajax_reply_forms():
-    fragment = block(30, text("via ajax"))
-    assert parse_ajax(json.dumps(fragment)).messages[0].text == "via ajax"
-    assert parse_ajax(json.dumps(fragment, ensure_ascii=False).encode("utf-8-sig")).messages[0].message_id == 30
-    assert parse_ajax(fragment.encode()).messages[0].text == "via ajax"  # served bare
-    assert parse_ajax(b'{"html": 1}').state == "empty"
-    assert parse_ajax(b"").state == "empty"
-
-
 @pytest.mark.parametrize(("requested", "final", "expected"), [
     ("https://t.me/s/private_dumps", "https://t.me/private_dumps", True),
     ("https://t.me/s/leakdemo", "https://t.me/s/leakdemo", False),
@@ -478,4 +451,3 @@ def test_truncated_pages_do_not_crash(site):
 ])
 def test_junk_never_crashes(junk):
     assert isinstance(parse_page(junk), ChannelPage)
-    assert isinstance(parse_ajax(junk), ChannelPage)

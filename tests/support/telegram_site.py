@@ -1,8 +1,7 @@
 """A local stand-in for t.me's public channel previews, for tests and benchmarks.
 
 `GET /s/<channel>[?before=|?after=]` serves ~20 messages in Telegram's markup (2023 or 2024 per
-channel), `POST` of the same URL with `X-Requested-With: XMLHttpRequest` answers the JSON-encoded HTML
-string, `GET /<name>` is the landing page, and names without a public preview answer `/s/<name>`
+channel), `GET /<name>` is the landing page, and names without a public preview answer `/s/<name>`
 with 302 -> `/<name>`. A throttled channel first answers 429 (`Retry-After: 1`) and then 200
 "No posts found" pages. All data is generated from a seed; `message()` is the ground truth.
 """
@@ -717,7 +716,6 @@ class TelegramSite:
         channel = self.channels.get(name.lower())
         if channel is None or channel.access != "public":
             return 302, {**_HTML, "Location": f"{self.base_url}/{name}"}, b""
-        ajax = method == "POST" and headers.get("x-requested-with", "").lower() == "xmlhttprequest"
         with self._lock:
             if channel.too_many_left > 0:
                 channel.too_many_left -= 1
@@ -727,9 +725,6 @@ class TelegramSite:
                 page = None
             else:
                 page = _slice(channel, _cursor(query, "before"), _cursor(query, "after"))
-            if ajax:
-                fragment = _history(channel, page) if page else _NO_POSTS
-                return 200, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(fragment).encode()
             return 200, _HTML, channel_page(channel, page).encode()
 
 
