@@ -35,7 +35,7 @@ from sqlalchemy import select, update
 from config.alerts import AlertsFile
 from config.schema import Source
 from crawler.alerts import iso, process
-from crawler.sweep import operation_lock
+from storage.locks import operation_lock
 from storage.db import Database
 from storage.models import Run, utcnow
 

@@ -2,7 +2,6 @@
 locality or operator prefix only, the key lives apart from the data, reveals fail loudly and are audited."""
 from __future__ import annotations
 
-import ast
 import getpass
 import gzip
 import json
@@ -189,15 +188,3 @@ def test_migration_0005_remasks_stored_values_and_adds_the_audit_columns(home, d
     assert masks == {"cnic": CNIC_MASKED, "pk_mobile": PHONE_MASKED}
     assert contacts == [{"type": "whatsapp", "value": PHONE_MASKED, "hmac": "ab"},
                         {"type": "telegram", "value": "@seller"}]
-
-
-def test_privacy_storage_imports_no_higher_layer():
-    """storage/ (the privacy policy included) never imports pipelines, spiders or crawler."""
-    higher = {"pipelines", "spiders", "crawler"}
-    offending = []
-    for path in sorted((REPO / "storage").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            offending += [f"{path.relative_to(REPO)}: {n}" for n in names if n.split(".")[0] in higher]
-    assert offending == []
