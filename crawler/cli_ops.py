@@ -145,7 +145,7 @@ def _scheduler(cli: ModuleType) -> click.Command:
         2 invalid configuration, 3 another scheduler runs on this database.
         """
         from crawler.settings import LOG_DATEFORMAT, LOG_FORMAT
-        from crawler.sweep import LockHeld
+        from storage.locks import LockHeld
         from scheduler import Options, serve
 
         sources = cli.load_or_exit(sources_path)
@@ -183,7 +183,8 @@ def _sweep(cli: ModuleType) -> click.Command:
         holds the lock, 130 stopped by SIGTERM/SIGINT (the run is marked interrupted).
         """
         from crawler.frontier import FrontierError
-        from crawler.sweep import LockHeld, sweep as run_sweep
+        from crawler.sweep import sweep as run_sweep
+        from storage.locks import LockHeld
 
         sources = cli.load_or_exit(sources_path)
         if not sources:
