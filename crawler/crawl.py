@@ -134,11 +134,11 @@ def open_tor_for(sources: list[Source], config: TorConfig | None, progress: bool
 
 def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", home: Path | None = None,
               overrides: dict[str, Any] | None = None, verbose: bool = False, progress: bool = True,
-              tor: TorConfig | None = None) -> CrawlResult:
-    """Crawl the sources together in one Scrapy process; record the run; return per-source reports."""
+              tor: TorConfig | None = None, sources_file: Path | None = None) -> CrawlResult:
+    """Crawl the sources together in one Scrapy process; record the run (and, in custody, the sources file they
+    came from when it changed); return per-source reports."""
     home = home or data_home()
-    recorder = Recorder(Database(db_url), home / "bodies")
-    run_id = recorder.start_run(trigger)
+    recorder, run_id = open_run(db_url, home, trigger, sources_file)
     log_file = open_log(home, f"run-{run_id}.log", verbose)
     log.info("run %d: crawling %s into %s", run_id, ", ".join(s.name for s in sources), recorder.db.safe_url)
     crawlers: dict = {}
@@ -151,6 +151,14 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
                                                               if s.name in crawlers else {}) for s in sources])
         finish(recorder, result, status, log_file)
     return result
+
+
+def open_run(db_url: str, home: Path, trigger: str, sources_file: Path | None) -> tuple[Recorder, int]:
+    """The recorder of a new run and the run's id; the sources file goes into custody first when it changed."""
+    recorder = Recorder(Database(db_url), home / "bodies")
+    if sources_file is not None:
+        recorder.record_config(sources_file)
+    return recorder, recorder.start_run(trigger)
 
 
 def open_log(home: Path, name: str, verbose: bool) -> Path:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -42,7 +43,7 @@ def _interrupt(signum, _frame):
 
 
 def sweep(sources: list[Source], db: Database, alerts: AlertsFile, *, verbose: bool = False,
-          progress: bool = True, redis_url: str | None = None) -> SweepResult:
+          progress: bool = True, redis_url: str | None = None, sources_file: Path | None = None) -> SweepResult:
     """Crawl the sources as one run with trigger `sweep`, queue and deliver alerts; raise LockHeld when another sweep runs.
 
     During the crawl Scrapy handles SIGTERM/SIGINT (the run ends `interrupted`); outside it a signal ends
@@ -56,9 +57,11 @@ def sweep(sources: list[Source], db: Database, alerts: AlertsFile, *, verbose: b
         signal.signal(signum, _interrupt)
     with operation_lock(db, "sweep"):
         if redis_url:
-            crawl = coordinate(sources, db.url, redis_url, trigger="sweep", verbose=verbose, progress=progress)
+            crawl = coordinate(sources, db.url, redis_url, trigger="sweep", verbose=verbose, progress=progress,
+                               sources_file=sources_file)
         else:
-            crawl = run_crawl(sources, db.url, trigger="sweep", verbose=verbose, progress=progress)
+            crawl = run_crawl(sources, db.url, trigger="sweep", verbose=verbose, progress=progress,
+                              sources_file=sources_file)
         for signum in (signal.SIGTERM, signal.SIGINT):  # Scrapy's handlers are useless once its reactor stopped
             signal.signal(signum, _interrupt)
         with db.session() as s:

@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from config.schema import Source
-from crawler.crawl import CrawlResult, SourceReport, crawl_sources, finish, interrupted, open_log
+from crawler.crawl import CrawlResult, SourceReport, crawl_sources, finish, interrupted, open_log, open_run
 from crawler.distributed import WORKER, Distributed
 from crawler.frontier import Frontier, FrontierError, RunInfo, connect
 from crawler.tor import TorConfig
@@ -35,15 +35,14 @@ def worker_settings(redis_url: str, run: RunInfo) -> dict[str, Any]:
 
 def coordinate(sources: list[Source], db_url: str, redis_url: str, *, trigger: str = "distributed",
                home: Path | None = None, verbose: bool = False, progress: bool = True, poll: float = 1.0,
-               lease_seconds: float | None = None) -> CrawlResult:
+               lease_seconds: float | None = None, sources_file: Path | None = None) -> CrawlResult:
     """Publish a run for the workers on `redis_url`, wait until they have drained it, report it.
 
     Leases last `lease_seconds` (default $NIGRAN_LEASE_SECONDS, else 30 s): how long a dead worker's
     requests wait before others take them."""
     home = home or data_home()
     client = connect(redis_url)
-    recorder = Recorder(Database(db_url), home / "bodies")
-    run_id = recorder.start_run(trigger)
+    recorder, run_id = open_run(db_url, home, trigger, sources_file)
     log_file = open_log(home, f"run-{run_id}.log", verbose)
     try:
         frontier = Frontier.publish(client, run_id, sources, db_url,

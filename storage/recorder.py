@@ -197,6 +197,11 @@ class Recorder:
             self._conn.close()
             self._conn = None
 
+    def record_config(self, path: Path) -> None:
+        """A custody event when the sources file at `path` differs from the last one recorded for it."""
+        with self.db.session() as s:
+            custody.record_config(s, self.operator, path)
+
     def note_tor_socks(self, host: str, port: int) -> None:
         """Name the Tor SOCKS address the crawl uses in the warcinfo of every WARC file opened from now on."""
         self.warcs.tor_socks = f"{host}:{port}"
