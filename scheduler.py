@@ -34,10 +34,11 @@ from sqlalchemy import select, update
 
 from config.alerts import AlertsFile
 from config.schema import Source
-from crawler.alerts import iso, process
-from storage.locks import operation_lock
+from crawler.alerts import process
 from storage.db import Database
+from storage.locks import operation_lock
 from storage.models import Run, utcnow
+from storage.utc import iso
 
 log = logging.getLogger("nigran.scheduler")
 JOB_FUNC = "scheduler:run_scheduled_crawl"

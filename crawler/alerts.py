@@ -17,7 +17,6 @@ import ssl
 import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any, Callable
@@ -31,12 +30,9 @@ from pipelines.extraction import find_identifiers
 from storage.db import Database
 from storage.models import Alert, AlertDelivery, AlertScan, Capture, Offer, OfferIdentifier, Post, Run, Watch, utcnow
 from storage.privacy import identifier_hmac, mask
+from storage.utc import iso
 
 log = logging.getLogger("nigran.alerts")
-
-
-def iso(when: datetime | None) -> str | None:
-    return when.isoformat().replace("+00:00", "Z") if when else None
 
 
 # --- watchlist ------------------------------------------------------------------------------------

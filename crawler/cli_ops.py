@@ -230,7 +230,7 @@ def _runs(cli: ModuleType) -> click.Command:
         """
         from sqlalchemy import func, select
 
-        from crawler.alerts import iso
+        from storage.utc import iso
         from storage.models import Alert, Run
         from storage.runs import close_dead_runs
 
@@ -328,7 +328,7 @@ def _watch(cli: ModuleType) -> click.Group:
 
 
 def show_watches(cli: ModuleType, watches: list, as_json: bool, title: str = "watched identifiers") -> None:
-    from crawler.alerts import iso
+    from storage.utc import iso
 
     rows = [{"id": w.id, "type": w.type, "masked": w.masked, "label": w.label, "added_at": iso(w.added_at)}
             for w in watches]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, ClassVar
 
 import scrapy
@@ -15,17 +15,15 @@ from spiders.items import PostItem
 from spiders.segment import segment
 from spiders.state import SpiderState, request_failed
 from spiders.text import element_text, parse_html
+from storage.utc import parse_utc
 
 
 def parse_when(value: str | None) -> datetime | None:
     """An ISO-8601 date from a page as aware UTC; None when absent or unreadable (never 'now')."""
-    if not value:
-        return None
     try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parse_utc(value) if value else None
+    except (ValueError, OverflowError):
         return None
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
 # Onion services are slow and a tor client is single-threaded: fewer, more patient requests.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from html import escape
@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
+from storage.utc import parse_utc
 
 TELEGRAM = "https://t.me"
 State = Literal["ok", "empty", "no_posts"]
@@ -155,8 +156,7 @@ def parse_count(label: str | None) -> int | None:
 def _utc(value: str | None) -> datetime | None:
     """An ISO-8601 timestamp as an aware UTC datetime (naive ones are UTC); None if unreadable."""
     try:
-        moment = datetime.fromisoformat((value or "").strip())
-        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        return parse_utc(value or "")
     except (ValueError, OverflowError):
         return None
 

@@ -19,6 +19,7 @@ from sqlalchemy import delete, text
 
 from storage.db import Database
 from storage.models import OperationLock, utcnow
+from storage.utc import utc_text
 
 LOCK_CLASS = 7242019  # PostgreSQL advisory lock key space of nigran (first key); the second names the lock
 
@@ -36,7 +37,7 @@ def _describe(db: Database, name: str) -> str:
         row = s.get(OperationLock, name)
     if row is None:
         return f"another {name} holds the lock"
-    return f"another {name} holds the lock ({row.holder}, since {row.acquired_at:%Y-%m-%dT%H:%M:%SZ})"
+    return f"another {name} holds the lock ({row.holder}, since {utc_text(row.acquired_at, fraction=False)})"
 
 
 @contextmanager

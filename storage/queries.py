@@ -8,10 +8,7 @@ from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Offer, Post, Reveal
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+from storage.utc import iso
 
 
 def offers(session: Session, *, since: datetime | None = None, category: str | None = None,
@@ -40,7 +37,7 @@ def offer_dict(offer: Offer, revealed: dict[str, str] | None = None) -> dict[str
         "identifiers": [{"type": i.type, "value": revealed.get(i.hmac, i.masked)} for i in offer.identifiers],
         "prices": offer.prices,
         "contacts": [{"type": c["type"], "value": revealed.get(c.get("hmac", ""), c["value"])} for c in offer.contacts],
-        "volume": offer.volume, "first_seen": _iso(offer.first_seen), "last_seen": _iso(offer.last_seen),
+        "volume": offer.volume, "first_seen": iso(offer.first_seen), "last_seen": iso(offer.last_seen),
         "sightings": offer.sightings, "capture_sha256": offer.post.capture.body_sha256,
     }
 
@@ -57,8 +54,8 @@ def posts(session: Session, *, since: datetime | None = None, sources: tuple[str
 def post_dict(post: Post) -> dict[str, Any]:
     return {
         "id": post.id, "source": post.source, "url": post.url, "post_key": post.post_key, "author": post.author,
-        "posted_at": _iso(post.posted_at), "text": post.text, "first_seen": _iso(post.first_seen),
-        "last_seen": _iso(post.last_seen), "capture_sha256": post.capture.body_sha256,
+        "posted_at": iso(post.posted_at), "text": post.text, "first_seen": iso(post.first_seen),
+        "last_seen": iso(post.last_seen), "capture_sha256": post.capture.body_sha256,
     }
 
 
@@ -77,5 +74,5 @@ def reveals(session: Session) -> Iterator[Reveal]:
 
 
 def reveal_dict(reveal: Reveal) -> dict[str, Any]:
-    return {"id": reveal.id, "at": _iso(reveal.at), "operator": reveal.operator, "os_user": reveal.os_user,
+    return {"id": reveal.id, "at": iso(reveal.at), "operator": reveal.operator, "os_user": reveal.os_user,
             "host": reveal.host, "offer_ids": reveal.offer_ids}

@@ -19,6 +19,7 @@ from storage.evidence.warcstore import Pointer, RunWarcs
 from storage.models import Capture, CaptureArtifact, Offer, OfferIdentifier, Post, Run, utcnow
 from storage.privacy import identifier_hmac, identifier_key, mask
 from storage.runs import close_dead_runs, this_process
+from storage.utc import utc_text
 
 MASKED_CONTACTS = {"whatsapp"}  # phone numbers are personal data even when they are the seller's
 
@@ -239,7 +240,7 @@ class Recorder:
             fetched_at=fields["fetched_at"], extra={
                 "WARC-Nigran-Source": fields["source"], "WARC-Nigran-Transport": fields.get("transport"),
                 "WARC-Nigran-Circuit": fields.get("circuit_id"), "WARC-Nigran-Exit": fields.get("exit_fingerprint"),
-                "WARC-Nigran-Started": started_at and custody.utc_text(started_at)})
+                "WARC-Nigran-Started": started_at and utc_text(started_at)})
         return self._store(body, digest, pointer, fields, started_at), digest
 
     def capture_artifact(self, *, page_capture_id: int | None, role: str, data: bytes, content_type: str,
@@ -268,8 +269,8 @@ class Recorder:
         self._events.append(dict(kind=custody.CAPTURE_STORED, operator=self.operator, capture_id=capture_id,
                                  at=datetime.now(timezone.utc), details={
             "source": fields["source"], "url": fields["url"], "status": fields["status"],
-            "fetched_at": custody.utc_text(fields["fetched_at"]),
-            "started_at": started_at and custody.utc_text(started_at), "transport": fields.get("transport"),
+            "fetched_at": utc_text(fields["fetched_at"]),
+            "started_at": started_at and utc_text(started_at), "transport": fields.get("transport"),
             "body_sha256": digest, "body_size": len(body), "warc_file": pointer.file,
             "warc_record_id": pointer.record_id}))
         self._recent[capture_id] = _Recent(fields.get("run_id"), fields["url"], fields["source"], pointer.record_id,

@@ -26,7 +26,7 @@ import tempfile
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
@@ -36,6 +36,7 @@ from storage.evidence import custody, minisign, timestamp
 from storage.evidence.merkle import verify_inclusion
 from storage.evidence.verdict import Report
 from storage.evidence.warc import iter_records
+from storage.utc import parse_utc, utc_text
 
 MAX_MEMBERS = 250_000
 MAX_TOTAL = 64 << 30  # uncompressed bytes in one zip, declared and written
@@ -254,10 +255,6 @@ def _jsonl(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
-def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
 # --- the shape of the manifest and the timestamp list ---------------------------------------------
 
 def _is(kind: type) -> Callable[[object], bool]:
@@ -289,7 +286,7 @@ def _relative_path(v) -> bool:
 
 def _utc_time(v) -> bool:
     try:
-        return isinstance(v, str) and bool(_utc(v))
+        return isinstance(v, str) and bool(parse_utc(v))
     except ValueError:
         return False
 
@@ -556,10 +553,10 @@ class _Checker:
             self.fail(f"{rel}: {exc}")
             return
         created = self.manifest.get("created_utc")
-        if not _utc_time(created) or not _utc(created) - timedelta(minutes=5) <= at <= _utc(created) + TIMESTAMP_SLACK:
-            self.fail(f"{rel}: time {custody.utc_text(at)} is far from the manifest's {created}")
+        if not _utc_time(created) or not parse_utc(created) - timedelta(minutes=5) <= at <= parse_utc(created) + TIMESTAMP_SLACK:
+            self.fail(f"{rel}: time {utc_text(at)} is far from the manifest's {created}")
         else:
-            self.report.ok.append(f"{rel}: manifest time-stamped at {custody.utc_text(at)}")
+            self.report.ok.append(f"{rel}: manifest time-stamped at {utc_text(at)}")
 
     def wacz(self) -> None:
         """Verify captures.wacz; keep {WARC-Record-ID: payload digest} of its records."""

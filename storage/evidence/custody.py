@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, update
 from storage.evidence import minisign
 from storage.evidence.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash
 from storage.models import CustodyCheckpoint, CustodyEvent, CustodyHead, Reveal
+from storage.utc import utc_text
 
 GENESIS = "0" * 64
 CAPTURE_STORED = "capture stored"
@@ -35,10 +36,6 @@ EVENT_INSERT = insert(CustodyEvent)
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the bytes that are hashed and signed."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def utc_text(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_record(seq: int, at: datetime | str, kind: str, operator: str, capture_id: int | None,

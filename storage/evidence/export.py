@@ -37,6 +37,7 @@ from storage.evidence.warc import read_record
 from storage.evidence.warcstore import scan_records
 from storage.models import Capture, CaptureArtifact, Offer, Post
 from storage.privacy import Finder, Pseudonyms
+from storage.utc import utc_text
 
 PROFILES = ("full", "redacted")
 CHUNK = 500
@@ -59,7 +60,7 @@ class Selection:
     offer_ids: tuple[int, ...] = ()
 
     def as_dict(self) -> dict:
-        return {"since": self.since and custody.utc_text(self.since), "until": self.until and custody.utc_text(self.until),
+        return {"since": self.since and utc_text(self.since), "until": self.until and utc_text(self.until),
                 "sources": list(self.sources), "categories": list(self.categories), "offers": list(self.offer_ids)}
 
 
@@ -300,7 +301,7 @@ class _Bundle:
             "capture_id": capture.id, "kind": capture.kind, "source": capture.source, "url": capture.url,
             "final_url": capture.final_url, "method": capture.method, "status": capture.status,
             "onion_address": hostname if hostname.endswith(".onion") else None,
-            "started_utc": details.get("started_at"), "fetched_utc": custody.utc_text(capture.fetched_at),
+            "started_utc": details.get("started_at"), "fetched_utc": utc_text(capture.fetched_at),
             "collector": event["operator"] if event else None, "collector_host": info.get("host"),
             "route": {"transport": capture.transport, "circuit_id": capture.circuit_id,
                       "exit_fingerprint": capture.exit_fingerprint, "note": info.get("route")},
@@ -330,7 +331,7 @@ class _Bundle:
                 fh.write(json.dumps({"seq": seq, "hash": digest, "leaf_index": seq - 1,
                                      "tree_size": checkpoint.tree_size, "proof": [p.hex() for p in proof]}) + "\n")
         head = {"tree_size": checkpoint.tree_size, "root": checkpoint.root, "head_hash": checkpoint.head_hash,
-                "at": custody.utc_text(checkpoint.at)}
+                "at": utc_text(checkpoint.at)}
         self.path("custody/checkpoint.json").write_text(json.dumps(
             {**head, "public_key": checkpoint.public_key, "signature": checkpoint.signature}, indent=2) + "\n")
         return head
@@ -414,8 +415,8 @@ def _take_tokens(folder: Path, manifest: bytes, urls: list[str], result: ExportR
         (folder / f"tsa-{n}.chain.pem").write_bytes(timestamp.pem(timestamp.embedded_certificates(reply)))
         (folder / "roots.pem").write_bytes(timestamp.pem(roots))
         tokens.append({"tsa": url, "token": f"timestamps/tsa-{n}.tsr", "chain": f"timestamps/tsa-{n}.chain.pem",
-                       "at": custody.utc_text(at)})
-        result.timestamps.append(f"{url} at {custody.utc_text(at)}")
+                       "at": utc_text(at)})
+        result.timestamps.append(f"{url} at {utc_text(at)}")
     return tokens, failed
 
 
@@ -452,7 +453,7 @@ def export_bundle(db: Database, home: Path, out: Path, *, operator: str, case: s
         with db.session() as session:
             checkpoint = custody.make_checkpoint(session, secret)
         head = bundle.write_custody(checkpoint)
-        created = custody.utc_text(datetime.now(timezone.utc))
+        created = utc_text(datetime.now(timezone.utc))
         write_report(staging / "report.html", bundle.work / "cards.html", case=case,
                      selection=selection.as_dict(), created=created, operator=operator, profile=profile,
                      key_id=minisign.fingerprint(secret.public_key), public_key=secret.public_key.base64,

@@ -11,9 +11,10 @@ import base64
 import hashlib
 import re
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from html import escape
 from pathlib import Path
+from storage.utc import parse_utc
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -110,7 +111,7 @@ def timeline_svg(per_day: Counter) -> str:
 
 
 def day_of(iso: str) -> date:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(timezone.utc).date()
+    return parse_utc(iso).date()
 
 
 def write_report(out: Path, cards_file: Path, *, case: str, selection: dict, created: str, operator: str,

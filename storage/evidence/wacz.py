@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import surt
 
 from storage.evidence.warcstore import RawRecord, copy_bytes
+from storage.utc import utc_text
 
 WACZ_VERSION = "1.2.0"
 WARC_NAME = "data.warc.gz"
@@ -82,7 +83,7 @@ class WaczBuilder:
         return offsets
 
     def add_page(self, url: str, fetched_at: datetime, title: str | None = None) -> None:
-        page = {"url": url, "ts": fetched_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        page = {"url": url, "ts": utc_text(fetched_at)}
         if title:
             page["title"] = title
         self.pages.write(json.dumps(page, ensure_ascii=False).encode() + b"\n")
@@ -96,7 +97,7 @@ class WaczBuilder:
             index.write(f"{key} {ts} {fields}\n".encode())
         index.close()
         members = [(f"archive/{WARC_NAME}", self.warc), ("indexes/index.cdxj", index), ("pages/pages.jsonl", self.pages)]
-        stamp = created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = utc_text(created, fraction=False)
         datapackage = json.dumps({
             "profile": "data-package", "wacz_version": WACZ_VERSION, "title": title, "software": software,
             "created": stamp, "modified": stamp,

@@ -22,6 +22,7 @@ from uuid import uuid4
 from warcio.archiveiterator import ArchiveIterator
 
 from storage.home import private_file
+from storage.utc import utc_text
 
 FIDELITY_NOTE = (
     "HTTP status line and headers are re-serialised from the crawler's parsed view "
@@ -69,12 +70,6 @@ def _http_head(start_line: str, headers) -> bytes:
 def _gzip_member(*parts: bytes) -> bytes:
     zipper = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
     return b"".join([*(zipper.compress(part) for part in parts), zipper.flush()])
-
-
-def _warc_date(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware (UTC)")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _one_line(text: str) -> str:
@@ -186,7 +181,7 @@ class WarcWriter:
 
     def _write_warcinfo(self) -> str:
         self._warcinfo_id, _ = self._write(
-            "warcinfo", "", {"WARC-Date": _warc_date(datetime.now(timezone.utc)),
+            "warcinfo", "", {"WARC-Date": utc_text(datetime.now(timezone.utc)),
                              "WARC-Filename": self.path.name},
             _warc_fields(self._info_fields), "application/warc-fields")
         return self._warcinfo_id
@@ -212,7 +207,7 @@ class WarcWriter:
         ``extra_headers`` are added to the response record's WARC headers.
         Returns (request id, response id, WARC file name, response record offset).
         """
-        date = _warc_date(fetched_at)
+        date = utc_text(fetched_at)
         self._ready()
         resp_headers = [(_ORIG_TE if _header_bytes(k).lower() == b"transfer-encoding" else k, v)
                         for k, v in response_headers]
@@ -228,7 +223,7 @@ class WarcWriter:
     def write_resource(self, uri: str, content_type: str, data: bytes, fetched_at: datetime,
                        concurrent_to: str | None = None) -> str:
         """Store a derived capture (screenshot, rendered DOM) of ``uri``."""
-        date = _warc_date(fetched_at)
+        date = utc_text(fetched_at)
         self._ready()
         record_id, _ = self._write(
             "resource", uri, {"WARC-Date": date, "WARC-Concurrent-To": concurrent_to},
@@ -240,7 +235,7 @@ class WarcWriter:
         """Store facts about a capture (source, post keys, circuit) as warc-fields."""
         self._ready()
         record_id, _ = self._write(
-            "metadata", uri, {"WARC-Date": _warc_date(datetime.now(timezone.utc)),
+            "metadata", uri, {"WARC-Date": utc_text(datetime.now(timezone.utc)),
                               "WARC-Refers-To": refers_to},
             _warc_fields(fields), "application/warc-fields")
         return record_id
