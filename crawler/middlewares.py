@@ -100,7 +100,10 @@ class BlockMiddleware:
     """On signs of blocking (429/503, captcha or access-denied pages) renew the source's Tor circuit and retry.
 
     Renewal respects tor's rate limit (TorSession.renew); retries back off exponentially within a budget.
-    Sits below the decompression middleware, so it reads decoded text.
+    A status the request says its spider handles (`handle_httpstatus_list`, e.g. Telegram's 429 with
+    Retry-After) is the spider's to retry: the circuit is renewed for that retry, and nothing is retried here,
+    so one transport never stacks two retry policies. Sits below the decompression middleware, so it reads
+    decoded text.
     """
 
     BLOCK_STATUSES = {403, 429, 503}
@@ -134,6 +137,9 @@ class BlockMiddleware:
         if request.meta.get("transport") != "tor" or access.session is None or not self.blocked(response):
             return response
         spider = self.crawler.spider
+        if response.status in request.meta.get("handle_httpstatus_list", ()):
+            access.session.renew(spider.name)
+            return response
         tries = request.meta.get("block_retries", 0)
         if tries >= self.MAX_RETRIES:
             log.error("source %s: %s still blocked after %d circuit renewals", spider.name, request.url, tries)

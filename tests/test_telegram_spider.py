@@ -164,3 +164,25 @@ def test_empty_channel_is_fine(troubled):
     assert requested(site).count(f"/s/{EMPTY_CHANNEL}") == 1
     assert not any(key.startswith(EMPTY_CHANNEL) for key in posts)
     assert not any(EMPTY_CHANNEL in line for line in stderr)
+
+
+@pytest.mark.tor
+def test_telegram_over_tor_retries_a_throttled_channel_once_per_attempt(tmp_path, home, tornet):
+    """One retry policy per transport: on a Tor route, Telegram's 429s are retried by the spider alone (after
+    Retry-After, on a renewed circuit), never again by BlockMiddleware on top."""
+    from tests.test_tor import tor_env
+
+    db_url = f"sqlite:///{home / 'n.db'}"
+    with TimedSite() as site:
+        site.throttle("simdata_pk", too_many=99)
+        base = site.base_url.replace("127.0.0.1", "clearnet.test")
+        sources = write_sources(tmp_path / "sources.yaml", {"name": "tg-tor", "via": "tor", "base_url": base,
+                                                            "channels": ["simdata_pk", "nadra_family_tree"]})
+        done = nigran("crawl", "--sources", str(sources), "--db", db_url, "--json",
+                      env={**tor_env(tornet), "NIGRAN_HOME": str(home)}, timeout=300)
+        summary = json.loads(done.stdout.decode().strip().splitlines()[-1])["sources"][0]
+        throttled = [status for _, path, status in site.timed if path == "/s/simdata_pk"]
+    attempts = 5  # TelegramSpider.attempts
+    assert throttled == [429] * (attempts + 1)  # the first try and one per attempt: no stacked retries
+    assert summary["errors"] == 1 and "simdata_pk still throttled (HTTP 429)" in done.stderr.decode()
+    assert any(key.startswith("nadra_family_tree/") for key in stored(db_url, "tg-tor"))  # the other channel
