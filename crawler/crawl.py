@@ -15,6 +15,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet import task
 
+from config.registry import scrapy_overrides
 from config.schema import Source
 from crawler import settings as default_settings
 from crawler.runtime import Services
@@ -85,6 +86,7 @@ def scrapy_settings(services: Services, overrides: dict[str, Any] | None = None)
     """nigran's settings for the crawlers of one process, which share `services`."""
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
+    settings.update(scrapy_overrides(), priority="project")  # e.g. NIGRAN_BROWSER_PAGES_PER_CONTEXT
     settings.update({"NIGRAN_SERVICES": services, "LOG_INSTALL_ROOT_HANDLER": False,
                      # spiders come from the sources given to run_crawl, not from the sources file
                      "SPIDER_LOADER_CLASS": "scrapy.spiderloader.DummySpiderLoader",

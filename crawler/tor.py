@@ -7,7 +7,6 @@ circuits, so renewing one source (a new generation; its idle old circuits closed
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
@@ -20,6 +19,7 @@ import stem.process
 from stem import CircStatus, Signal, StreamStatus
 from stem.control import Controller, EventType
 
+from config.registry import env
 from storage.home import data_home
 
 log = logging.getLogger(__name__)
@@ -255,7 +255,7 @@ def launch_tor(on_progress: Callable[[int, str], None], timeout: float = 180) ->
     config = {"DataDirectory": str(datadir), "SocksPort": f"127.0.0.1:{socks_port}",
               "ControlPort": f"127.0.0.1:{control_port}", "CookieAuthentication": "1",
               "Log": f"notice file {datadir / 'tor.log'}"}
-    extra = os.environ.get("NIGRAN_TORRC")
+    extra = env("NIGRAN_TORRC")
     if extra:
         for line in Path(extra).read_text().splitlines():
             key, _, value = line.strip().partition(" ")
@@ -264,7 +264,7 @@ def launch_tor(on_progress: Callable[[int, str], None], timeout: float = 180) ->
                 config[key] = ([config[key]] if isinstance(config[key], str) else config[key]) + [value.strip()]
     try:
         process = stem.process.launch_tor_with_config(
-            config, tor_cmd=os.environ.get("NIGRAN_TOR_CMD", "tor"), completion_percent=0, timeout=60,
+            config, tor_cmd=env("NIGRAN_TOR_CMD") or "tor", completion_percent=0, timeout=60,
             take_ownership=True)
     except OSError as exc:
         raise TorError(f"cannot start tor: {exc}") from None
@@ -288,8 +288,7 @@ class TorConfig:
 
     @classmethod
     def from_env(cls, socks: str | None = None, control: str | None = None) -> TorConfig:
-        return cls(socks or os.environ.get("NIGRAN_TOR_SOCKS"), control or os.environ.get("NIGRAN_TOR_CONTROL"),
-                   os.environ.get("NIGRAN_TOR_PASSWORD"))
+        return cls(socks or env("NIGRAN_TOR_SOCKS"), control or env("NIGRAN_TOR_CONTROL"), env("NIGRAN_TOR_PASSWORD"))
 
 
 def open_tor(config: TorConfig, on_progress: Callable[[int, str], None], timeout: float = 180) -> TorSession:

@@ -8,13 +8,13 @@ database come with the run (a worker's --db overrides the latter).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from config.registry import env
 from config.schema import Source
 from crawler.crawl import CrawlResult, SourceReport, crawl_sources, finish, interrupted, open_log, open_run
 from crawler.distributed import WORKER, Distributed
@@ -46,7 +46,7 @@ def coordinate(sources: list[Source], db_url: str, redis_url: str, *, trigger: s
     log_file = open_log(home, f"run-{run_id}.log", verbose)
     try:
         frontier = Frontier.publish(client, run_id, sources, db_url,
-                                    lease_seconds or float(os.environ.get("NIGRAN_LEASE_SECONDS", 0)) or None)
+                                    lease_seconds or float(env("NIGRAN_LEASE_SECONDS") or 0) or None)
     except FrontierError:
         recorder.finish_run(run_id, "failed", 2, {"error": "frontier busy"})
         raise

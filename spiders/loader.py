@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
-import os
 
+from config.registry import env
 from config.schema import ConfigError, Source, load_sources
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ class SourceSpiderLoader:
     """Implements Scrapy's SpiderLoaderProtocol over the sources file."""
 
     def __init__(self, settings):
-        path = os.environ.get("NIGRAN_SOURCES") or settings.get("NIGRAN_SOURCES")
+        path = env("NIGRAN_SOURCES") or settings.get("NIGRAN_SOURCES")
         try:
             self.sources = {s.name: s for s in load_sources(path)}
         except ConfigError as exc:

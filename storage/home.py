@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from config.registry import env
+
 
 def private_dir(path: Path) -> Path:
     """`path` created if missing, and 0700 even when it existed (an earlier version may have left it open)."""
@@ -21,13 +23,13 @@ def private_file(path: Path, *, new: bool = False) -> int:
 
 def data_home() -> Path:
     """$NIGRAN_HOME, else $XDG_DATA_HOME/nigran, else ~/.local/share/nigran (0700)."""
-    env = os.environ.get("NIGRAN_HOME")
-    if env:
-        return private_dir(Path(env))
+    given = env("NIGRAN_HOME")
+    if given:
+        return private_dir(Path(given))
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return private_dir(Path(base) / "nigran")
 
 
 def default_db_url() -> str:
     """$NIGRAN_DB, else SQLite in the data directory."""
-    return os.environ.get("NIGRAN_DB") or f"sqlite:///{data_home() / 'nigran.db'}"
+    return env("NIGRAN_DB") or f"sqlite:///{data_home() / 'nigran.db'}"

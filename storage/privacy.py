@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
+from config.registry import env
 from storage.home import data_home
 
 log = logging.getLogger("nigran.privacy")
@@ -47,8 +48,8 @@ def config_home() -> Path:
 def key_path() -> Path:
     """$NIGRAN_KEY_FILE (share it between hosts that share one database), else the config home's
     identifier.key; a key left in the data home by an earlier version keeps working, with a warning."""
-    if os.environ.get("NIGRAN_KEY_FILE"):
-        return Path(os.environ["NIGRAN_KEY_FILE"])
+    if env("NIGRAN_KEY_FILE"):
+        return Path(env("NIGRAN_KEY_FILE"))
     path = config_home() / "identifier.key"
     legacy = data_home() / "identifier.key"
     if not path.exists() and legacy.exists():

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import getpass
-import os
 import platform
 import socket
 import subprocess
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from config.registry import env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,4 +50,4 @@ def host() -> str:
 
 def operator() -> str:
     """$NIGRAN_OPERATOR, else the login name."""
-    return os.environ.get("NIGRAN_OPERATOR") or getpass.getuser()
+    return env("NIGRAN_OPERATOR") or getpass.getuser()

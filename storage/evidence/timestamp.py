@@ -17,6 +17,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from rfc3161_client import (TimestampRequestBuilder, VerificationError, VerifierBuilder,
                             decode_timestamp_response)
 
+from config.registry import env
+
+
 URLS_ENV = "NIGRAN_TSA_URLS"
 ROOTS_ENV = "NIGRAN_TSA_ROOTS"
 MAX_REPLY = 1 << 20
@@ -27,12 +30,12 @@ class TimestampError(Exception):
 
 
 def configured_urls() -> list[str]:
-    return [u for u in re.split(r"[\s,]+", os.environ.get(URLS_ENV, "")) if u]
+    return [u for u in re.split(r"[\s,]+", env(URLS_ENV) or "") if u]
 
 
 def load_roots(path: str | os.PathLike | None = None) -> list[x509.Certificate]:
     """Trusted TSA roots from a PEM file (default $NIGRAN_TSA_ROOTS); empty when none is configured."""
-    path = path or os.environ.get(ROOTS_ENV)
+    path = path or env(ROOTS_ENV)
     if not path:
         return []
     try:
