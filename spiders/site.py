@@ -125,6 +125,8 @@ class SiteSpider(SourceSpider):
         return value or None
 
     def follow_links(self, response: TextResponse):
+        # Scrapy's DepthMiddleware and OffsiteMiddleware (and ScopeMiddleware) would drop links past max_depth
+        # or out of scope too, but only after they took pages from the budget: they are filtered here first.
         if response.meta.get("depth", 0) >= self.source.max_depth:
             return
         if self.source.follow:
@@ -137,7 +139,6 @@ class SiteSpider(SourceSpider):
             extractor = LinkExtractor()
             urls = [link.url for link in extractor.extract_links(response)]
         for url in dict.fromkeys(urls):
-            # Only links nigran may fetch take from the page budget; crawler.middlewares.ScopeMiddleware
-            # enforces the same scope on every request, redirects included.
+            # ScopeMiddleware enforces the same scope on every request, redirects included.
             if in_scope(url, self.source.allowed_domains) and self.budget(url):
                 yield self.request(url, callback=self.parse)
