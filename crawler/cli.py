@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from config.registry import SETTINGS
 from config.schema import DEFAULT_SOURCES, ConfigError, load_sources, select
 from crawler.terminal import SafeConsole, say
 from storage.db import Database, DatabaseError
@@ -47,9 +48,17 @@ def print_json_line(obj) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-db_option = click.option("--db", "db_url", envvar="NIGRAN_DB", help="SQLAlchemy URL (default: SQLite in the data directory; env NIGRAN_DB).")
-sources_option = click.option("--sources", "sources_path", envvar="NIGRAN_SOURCES", type=click.Path(path_type=Path),
-                              default=DEFAULT_SOURCES, show_default=True, help="Sources YAML file (env NIGRAN_SOURCES).")
+def setting_option(name: str, dest: str, **kwargs):
+    """The click option of a registered setting (config/registry.py): its flag, its variable, its help."""
+    setting = SETTINGS[name]
+    default = f"; default: {setting.default}" if setting.default and "default" not in kwargs else ""
+    return click.option(setting.flag, dest, envvar=name, help=f"{setting.help[0].upper()}{setting.help[1:]} "
+                        f"(env {name}{default}).", **kwargs)
+
+
+db_option = setting_option("NIGRAN_DB", "db_url")
+sources_option = setting_option("NIGRAN_SOURCES", "sources_path", type=click.Path(path_type=Path),
+                                default=DEFAULT_SOURCES, show_default=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
@@ -82,10 +91,8 @@ def print_summary(result, as_json: bool) -> None:
     out.print(table)
 
 
-tor_socks_option = click.option("--tor-socks", help="Tor SOCKS address host:port (env NIGRAN_TOR_SOCKS).")
-tor_control_option = click.option(
-    "--tor-control", help="Tor control address host:port (env NIGRAN_TOR_CONTROL; cookie auth or NIGRAN_TOR_PASSWORD). "
-                          "Without one, nigran launches its own tor.")
+tor_socks_option = setting_option("NIGRAN_TOR_SOCKS", "tor_socks")
+tor_control_option = setting_option("NIGRAN_TOR_CONTROL", "tor_control")
 
 
 @main.command()
@@ -115,12 +122,13 @@ def crawl(sources_path, names, db_url, tor_socks, tor_control, as_json, verbose,
     db = open_db(db_url)
     if redis_url:
         try:
-            result = coordinate(sources, db.url, redis_url, verbose=verbose, progress=not as_json)
+            result = coordinate(sources, db.url, redis_url, verbose=verbose, progress=not as_json,
+                                sources_file=sources_path)
         except FrontierError as exc:
             fail(str(exc))
     else:
         result = run_crawl(sources, db.url, trigger=trigger, verbose=verbose, progress=not as_json,
-                           tor=TorConfig.from_env(tor_socks, tor_control))
+                           tor=TorConfig.from_env(tor_socks, tor_control), sources_file=sources_path)
     print_summary(result, as_json)
     sys.exit(result.exit_code)
 

@@ -39,7 +39,7 @@ def _commands(cli) -> list[click.Command]:
     @click.option("--offer", "offer_ids", multiple=True, type=int, help="Only this offer id (repeatable).")
     @click.option("--profile", type=click.Choice(["full", "redacted"]), default="full", show_default=True,
                   help="full includes the raw captures (WACZ); redacted keeps only their hashes.")
-    @click.option("--db", "db_url", envvar="NIGRAN_DB", help="SQLAlchemy URL (default: SQLite in the data directory).")
+    @cli.db_option
     @json_option
     def export(out_path, as_dir, case, operator, since, until, sources, categories, offer_ids, profile, db_url, as_json):
         """Write a signed evidence bundle of the selected offers and their captures.

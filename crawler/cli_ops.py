@@ -192,7 +192,8 @@ def _sweep(cli: ModuleType) -> click.Command:
         alerts = _load_alerts(cli, alerts_path)
         db = cli.open_db(db_url)
         try:
-            result = run_sweep(sources, db, alerts, verbose=verbose, progress=not as_json, redis_url=redis_url)
+            result = run_sweep(sources, db, alerts, verbose=verbose, progress=not as_json, redis_url=redis_url,
+                               sources_file=sources_path)
         except LockHeld as exc:
             cli.fail(str(exc), 3)
         except FrontierError as exc:

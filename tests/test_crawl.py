@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,7 +20,8 @@ from crawler.demo import DEMO_DIR
 from crawler.demo.config import demo_sources
 from storage.bodies import BodyStore
 from storage.db import Database
-from storage.models import Capture, Offer, OfferIdentifier, Post, Run
+from storage.evidence.custody import SOURCE_CONFIG_CHANGED
+from storage.models import Capture, CustodyEvent, Offer, OfferIdentifier, Post, Run
 from tests.conftest import REPO, nigran
 from tests.support.badsite import BadSite
 
@@ -57,6 +59,8 @@ def test_demo_crawl_twice_adds_evidence_never_duplicates(tmp_path, home, db_url,
     assert once["posts"] == len(expected_posts())  # every listing, reply and paste, each once
     assert once["offers"] > 0
 
+    with open(sources, "a", encoding="utf-8") as fh:
+        fh.write("# reviewed by the analyst\n")  # the same sources, another file: a custody event
     second = nigran("crawl", "--sources", sources, "--db", db_url, "--json")
     assert second.returncode == 0, second.stderr.decode()
     twice = counts(db)
@@ -71,6 +75,13 @@ def test_demo_crawl_twice_adds_evidence_never_duplicates(tmp_path, home, db_url,
     new_second = sum(src["offers_new"] for src in json.loads(second.stdout)["sources"])
     updated_second = sum(src["offers_updated"] for src in json.loads(second.stdout)["sources"])
     assert (new_second, updated_second) == (0, sum(offers_by_source.values()))
+
+    assert nigran("crawl", "--sources", sources, "--db", db_url, "--source", "demo-paste").returncode == 0
+    with db.session() as s:  # loading a changed sources file is a custody event; an unchanged one is not
+        changes = s.scalars(select(CustodyEvent).where(CustodyEvent.kind == SOURCE_CONFIG_CHANGED)).all()
+    assert [c.details["file"] for c in changes] == [str(Path(sources).resolve())] * 2
+    assert changes[1].details["sha256"] == hashlib.sha256(Path(sources).read_bytes()).hexdigest() != \
+        changes[0].details["sha256"]
 
 
 def test_captures_are_the_exact_bytes_received(tmp_path, home, db_url, demo_sites):

@@ -1,0 +1,49 @@
+"""Layers point down: config < storage < spiders < pipelines < crawler (issue #13). Read from the source."""
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+
+from tests.conftest import REPO
+
+CODE = ["config", "storage", "pipelines", "spiders", "crawler", "scheduler.py"]
+FORBIDDEN = {  # package -> the imports it must never make (a name or a name's prefix)
+    "config": ("storage", "pipelines", "spiders", "crawler", "scheduler"),
+    "storage": ("pipelines", "spiders", "crawler", "scheduler"),
+    "pipelines": ("crawler", "scheduler"),  # items and HTML-to-text are the spiders': pipelines may use them
+    "spiders": ("pipelines", "scheduler", "crawler.distributed", "crawler.tor", "crawler.frontier", "crawler.runtime",
+                "storage.models", "storage.db", "sqlalchemy"),
+}
+
+
+def modules(top: str):
+    root = REPO / top
+    yield from [root] if root.is_file() else sorted(root.rglob("*.py"))
+
+
+def imports(path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.append(node.module or "")
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_no_layer_imports_a_higher_one(package):
+    banned = FORBIDDEN[package]
+    offending = [f"{path.relative_to(REPO)}: {name}" for path in modules(package) for name in imports(path)
+                 if any(name == b or name.startswith(b + ".") for b in banned)]
+    assert offending == []
+
+
+def test_components_reach_shared_state_through_the_runtime_not_the_crawler():
+    """No attribute stuck onto Scrapy's Crawler."""
+    pattern = re.compile(r"\.nigran_\w+|attr\([^)]*[\"']nigran_")
+    offending = [f"{path.relative_to(REPO)}:{n}" for top in CODE for path in modules(top)
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert offending == []
