@@ -71,13 +71,6 @@ class Runtime(SpiderState, CrawlStore):
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    @classmethod
-    def of(cls, crawler) -> Runtime:
-        runtime = crawler.get_extension(Runtime)
-        if runtime is None:
-            raise RuntimeError("the crawler.runtime.Runtime extension is not enabled")
-        return runtime
-
     @property
     def recorder(self) -> Recorder:
         return self.services.recorder

@@ -17,10 +17,11 @@ class SpiderState(ABC):
     """A Scrapy extension that answers a spider's questions about its crawl."""
 
     @classmethod
-    def of(cls, crawler) -> SpiderState:
-        state = crawler.get_extension(SpiderState)
+    def of(cls, crawler):
+        """The crawler's extension of this class (or a subclass)."""
+        state = crawler.get_extension(cls)
         if state is None:
-            raise RuntimeError("no SpiderState extension is enabled (EXTENSIONS: crawler.runtime.Runtime)")
+            raise RuntimeError(f"no {cls.__name__} extension is enabled (EXTENSIONS: crawler.runtime.Runtime)")
         return state
 
     @abstractmethod

@@ -221,7 +221,8 @@ def test_tor_source_with_dead_tor_fails_closed_and_direct_sources_still_run(tmp_
     assert len(bad_site.hits) == hits + 1  # only the direct source's page; nothing of the Tor source went direct
 
 
-def test_sigkill_mid_crawl_then_rerun_keeps_everything(tmp_path, home, db_url, demo_sites):
+def slow_crawl_with_posts(tmp_path, demo_sites, db_url) -> tuple[subprocess.Popen, str, Database]:
+    """A slowed-down demo crawl in a child process, once it has stored a few posts: (process, sources, db)."""
     slow = [{**s, "download_delay": 0.3, "concurrency": 1} for s in yaml.safe_load(
         open(demo_file(tmp_path, demo_sites)))["sources"]]
     sources = sources_file(tmp_path, slow)
@@ -231,6 +232,11 @@ def test_sigkill_mid_crawl_then_rerun_keeps_everything(tmp_path, home, db_url, d
     deadline = time.monotonic() + 60
     while counts(db)["posts"] < 5 and time.monotonic() < deadline:
         time.sleep(0.2)
+    return proc, sources, db
+
+
+def test_sigkill_mid_crawl_then_rerun_keeps_everything(tmp_path, home, db_url, demo_sites):
+    proc, sources, db = slow_crawl_with_posts(tmp_path, demo_sites, db_url)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = counts(db)

@@ -8,18 +8,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import yaml
 from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.models import Capture, Run
 from storage.recorder import Recorder
 from storage.runs import close_dead_runs, this_process
-from tests.conftest import REPO, nigran
-from tests.test_crawl import counts, demo_file, sources_file
+from tests.conftest import nigran
+from tests.test_crawl import slow_crawl_with_posts
 
 
 def listening_sockets(pid: int) -> list[str]:
@@ -38,15 +36,7 @@ def listening_sockets(pid: int) -> list[str]:
 
 def test_security_sigkilled_run_is_closed_with_its_counts_and_crawls_listen_on_no_port(tmp_path, home, db_url,
                                                                                        demo_sites):
-    slow = [{**s, "download_delay": 0.3, "concurrency": 1} for s in yaml.safe_load(
-        open(demo_file(tmp_path, demo_sites)))["sources"]]
-    sources = sources_file(tmp_path, slow)
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--sources", sources, "--db", db_url],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    db = Database(db_url)
-    deadline = time.monotonic() + 60
-    while counts(db)["posts"] < 5 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    proc, _, db = slow_crawl_with_posts(tmp_path, demo_sites, db_url)
     assert listening_sockets(proc.pid) == []  # the crawl is running: no console server beside it
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
