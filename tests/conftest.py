@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("NIGRAN_TEST_REDIS", "redis://127.0.0.1:6379/9")
 PG_ADMIN_URL = os.environ.get("NIGRAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _pg_names = itertools.count()
 _pg_created: list[str] = []
@@ -72,6 +73,17 @@ def demo_sites():
 
     with DemoSites() as sites:
         yield sites
+
+
+@pytest.fixture
+def frontier():
+    """The Redis URL of a database of the tests' own (NIGRAN_TEST_REDIS), empty before and after the test."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
 
 
 def nigran(*args: str, env: dict | None = None, timeout: float = 180, input: bytes | None = None):

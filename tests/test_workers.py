@@ -17,21 +17,11 @@ from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.models import Capture, Offer, Post, Run
-from tests.conftest import nigran, scratch_pg_url
+from tests.conftest import REDIS_URL, nigran, scratch_pg_url
 from tests.support.listing_site import ListingSite
 from tests.support.ops import demo_sources_file, spawn
 
-REDIS_URL = os.environ.get("NIGRAN_TEST_REDIS", "redis://127.0.0.1:6379/9")
 DEMO = ("demo-market", "demo-forum", "demo-paste")
-
-
-@pytest.fixture
-def frontier():
-    """A Redis database of its own, empty before and after the test."""
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
 
 
 def sources_with_shop(tmp_path, demo_sites, shop: ListingSite, demo: tuple[str, ...] = DEMO, concurrency: int = 8,

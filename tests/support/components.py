@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import Crawler
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed, is_reactor_installed
 from scrapy.utils.test import get_crawler
 
@@ -55,6 +56,10 @@ def crawler_for(source: dict, services: Services | None, **overrides: Any) -> Cr
     standalone `scrapy crawl` mode, which finds its store through NIGRAN_DB / NIGRAN_HOME)."""
     asyncio_reactor()
     [parsed] = parse_sources({"sources": [{"start_urls": ["http://shop.example/"], **source}]}, "test")
-    crawler = get_crawler(spider_class(parsed), scrapy_settings(services, overrides).copy_to_dict())
+    settings = scrapy_settings(services, overrides)
+    # Only what nigran sets: get_crawler gives every value project priority, and Scrapy's defaults there would
+    # outrank what add-ons set (the Distributed add-on's SCHEDULER).
+    ours = {k: settings[k] for k in settings if settings.getpriority(k) > SETTINGS_PRIORITIES["default"]}
+    crawler = get_crawler(spider_class(parsed), ours)
     crawler.spider = crawler._create_spider()
     return crawler
