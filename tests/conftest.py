@@ -42,9 +42,11 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(autouse=True)
 def config_home(tmp_path, monkeypatch) -> Path:
-    """A private XDG_CONFIG_HOME for every test: the identifier key never lands in ~/.config."""
+    """A private XDG_CONFIG_HOME and XDG_DATA_HOME for every test: neither the identifier key nor a store a
+    component opens by default (`scrapy crawl`'s standalone mode) ever lands in the user's home."""
     path = tmp_path / "config"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     return path
 
 
