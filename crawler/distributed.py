@@ -25,6 +25,7 @@ from spiders.state import request_failed
 
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}-{os.getpid()}"
+POLL_SECONDS = 1.0  # how often an idle worker asks the frontier for work
 
 
 class Distributed:
@@ -260,6 +261,7 @@ class WorkerExtension:
         self.slot_holders: set[str] = set()  # its places in the sources' shared slots
         self.loop = task.LoopingCall(self.tick)
         crawler.signals.connect(self.request_failed, request_failed)
+        crawler.signals.connect(self.engine_started, signals.engine_started)
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
@@ -273,6 +275,11 @@ class WorkerExtension:
         failed because this process lost Tor: it is handed back when the spider closes."""
         if not tor_refused(failure):
             settle(self.crawler, failure.request)
+
+    def engine_started(self) -> None:
+        """An idle worker asks the frontier for work at each engine heartbeat, every 5 s in Scrapy, which has
+        no setting for it: this worker's engine (no other) polls every second."""
+        self.crawler.engine._SLOT_HEARTBEAT_INTERVAL = POLL_SECONDS
 
     def spider_opened(self, spider):
         self.loop.start(frontier_of(self.crawler).lease_seconds / 3, now=True)

@@ -12,6 +12,7 @@ from scrapy.exceptions import IgnoreRequest
 from config.hosts import canonical_url, is_onion, out_of_scope
 from crawler.runtime import Runtime
 from crawler.tor import TorError
+from storage.utc import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +147,8 @@ class BlockMiddleware:
             return response
         renewed = access.session.renew(spider.name)
         delay = self.BASE_DELAY * 2 ** tries
-        retry_after = response.headers.get(b"Retry-After", b"").decode("latin-1").strip()
-        if retry_after.isdigit():
-            delay = max(delay, min(float(retry_after), 120.0))
+        if (wait := retry_after(response.headers.get(b"Retry-After"))) is not None:
+            delay = max(delay, min(wait, 120.0))
         log.warning("source %s: %s looks blocked (HTTP %d); %s, retrying in %.0f s", spider.name, request.url,
                     response.status, "new circuit" if renewed else "circuit renewed recently", delay)
         self.crawler.stats.inc_value("nigran/block_retries")

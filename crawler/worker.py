@@ -110,10 +110,6 @@ def wait_for_run(redis_url: str, timeout: float | None, poll: float = 1.0) -> Ru
 def run_worker(redis_url: str, run: RunInfo, *, db_url: str | None = None, home: Path | None = None,
                tor: TorConfig | None = None, verbose: bool = False) -> int:
     """Crawl one published run with the other workers until it is drained; 0 when every source ran here."""
-    from scrapy.core.engine import ExecutionEngine
-
-    # An idle worker asks the frontier for work at each engine heartbeat (5 s in Scrapy): poll every second.
-    ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 1.0
     home = home or data_home()
     open_log(home, f"run-{run.run_id}-worker-{WORKER}.log", verbose)
     recorder = Recorder(Database(db_url or run.db_url), home / "bodies", writer=WORKER)

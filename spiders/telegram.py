@@ -9,8 +9,6 @@ away from /s/; that channel fails with one error line and the others go on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 from scrapy.http import Response
 from scrapy.settings.default_settings import RETRY_HTTP_CODES
@@ -21,6 +19,7 @@ from spiders.items import PostItem
 from spiders.site import SourceSpider
 from spiders.state import SpiderState
 from spiders.telegram_markup import ChannelPage, TelegramMessage, is_preview_redirect, parse_page
+from storage.utc import retry_after
 
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -35,20 +34,6 @@ class Walk:
     attempts: int = 0  # consecutive throttled answers
     before: int | None = None  # cursor of the page being fetched
     messages: int = 0
-
-
-def retry_after(value: bytes | None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None when absent or unreadable."""
-    text = (value or b"").decode("latin-1").strip()
-    if text.isdecimal():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class TelegramSpider(SourceSpider):

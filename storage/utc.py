@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 
 def utc_text(moment: datetime, *, fraction: bool = True) -> str:
@@ -21,3 +22,18 @@ def parse_utc(text: str) -> datetime:
     """An ISO-8601 time as aware UTC (`Z` accepted, a naive time taken as UTC); ValueError when unreadable."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def retry_after(value: bytes | None) -> float | None:
+    """Seconds to wait from an HTTP Retry-After header (seconds or an HTTP date, never negative); None when
+    absent or unreadable."""
+    text = (value or b"").decode("latin-1").strip()
+    if text.isdecimal():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

@@ -3,6 +3,8 @@ settings and Runtime (tests/support/components.py), on a real SQLite store."""
 from __future__ import annotations
 
 import gzip
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 from scrapy import Request
@@ -14,6 +16,7 @@ from crawler.middlewares import (BlockMiddleware, EvidenceMiddleware, OutOfScope
 from crawler.runtime import Services
 from crawler.tor import CircuitInfo, TorAccess, TorSession, socks_user
 from storage.models import Capture
+from storage.utc import retry_after
 from tests.support.components import crawler_for, recorder_in, run_loop
 
 ONION = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion"
@@ -108,6 +111,19 @@ def test_block_does_nothing_on_direct_routes_or_without_a_tor_session(services):
         request = Request("http://shop.example/", meta={"transport": transport})
         assert run_loop(block.process_response(request, blocked)) is blocked
     assert crawler.stats.get_value("nigran/block_retries") is None
+
+
+@pytest.mark.parametrize("header, wait", [
+    (b"120", 120.0), (b" 7 ", 7.0), (b"Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date gone by: no wait
+    (None, None), (b"soon", None), (b"-5", None), (b"1e9", None),
+])
+def test_retry_after_reads_seconds_and_http_dates_once_for_every_transport(header, wait):
+    assert retry_after(header) == wait
+
+
+def test_retry_after_counts_down_to_an_http_date_in_the_future():
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=90), usegmt=True).encode()
+    assert 85 <= retry_after(later) <= 90
 
 
 # --- EvidenceMiddleware -------------------------------------------------------------------------------
