@@ -106,4 +106,3 @@ class JsShop:
         data = {"listings": listings(key), "next": f"/page/{next_page}" if next_page else None,
                 "poll": key == "chatty", "hang": key == "frozen"}
         return 200, "application/json", json.dumps(data).encode()
-
