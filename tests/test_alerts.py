@@ -11,8 +11,6 @@ import json
 import socket
 import ssl
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -27,6 +25,7 @@ from config.alerts import load_alerts
 from config.schema import ConfigError
 from storage.db import Database
 from tests.conftest import REPO, nigran
+from tests.support.fixture_server import FixtureServer, Request
 from tests.support.ops import demo_sources_file
 
 SECRET = "webhook-signing-secret"
@@ -44,26 +43,20 @@ class WebhookReceiver:
     """An HTTP server on 127.0.0.1 that keeps every POST (headers and body) and answers 204."""
 
     def __init__(self, port: int):
-        received = self.received = []
+        self.received: list[tuple[dict, bytes]] = []
+        self.server = FixtureServer(self._receive, port=port, protocol="HTTP/1.0", methods=("POST",),
+                                    name="webhook-receiver")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    def _receive(self, request: Request):
+        self.received.append((dict(request.headers), request.body))
+        return 204, {}, b""
 
     def __enter__(self) -> WebhookReceiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     def alerts(self) -> list[dict]:
         """The bodies received, each checked against its signature."""
@@ -163,7 +156,7 @@ def test_a_watched_cnic_in_a_demo_offer_raises_exactly_one_alert_and_nothing_kee
     box, smtp_port = mailbox
     sources = str(demo_sources_file(tmp_path / "sources.yaml", demo_sites))
     with WebhookReceiver(free_port()) as hook:
-        alerts = alerts_file(tmp_path / "alerts.yaml", hook.server.server_port, smtp_port, tls_cert[0])
+        alerts = alerts_file(tmp_path / "alerts.yaml", hook.server.port, smtp_port, tls_cert[0])
         added = nigran("watch", "add", "--cnic", "17301 9046112 7", "--label", "Protected person A", "--db", db_url)
         assert added.returncode == 0, added.stderr.decode()
         assert "17301-*******-*" in added.stdout.decode() and "9046112" not in added.stdout.decode()

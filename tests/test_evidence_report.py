@@ -1,13 +1,12 @@
 """report.html: a seller's hostile markup runs no script in a real browser; identifiers become pseudonyms."""
 import re
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from pipelines.extraction import find_identifiers
 from storage.evidence.export import Selection, export_bundle
+from tests.support.fixture_server import FixtureServer, Request
 from tests.test_evidence_recorder import PNG, make_store
 
 CHROMIUM = "/usr/bin/chromium"
@@ -19,19 +18,12 @@ def hits():
     """A server on 127.0.0.1 recording every request a payload manages to make."""
     seen = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append(self.path)
-            self.send_response(204)
-            self.end_headers()
+    def record(request: Request):
+        seen.append(request.path)
+        return 204, {}, b""
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield seen, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with FixtureServer(record, protocol="HTTP/1.0", name="payload-hits") as server:
+        yield seen, server.base
 
 
 def payloads(base: str) -> str:

@@ -2,7 +2,6 @@
 import subprocess
 import tempfile
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from storage.evidence import minisign, timestamp
 from pipelines.extraction import find_identifiers
 from storage.evidence.export import Selection, export_bundle
 from tests.conftest import nigran
+from tests.support.fixture_server import FixtureServer, Request
 from tests.test_evidence_recorder import make_store
 
 TSA_CONF = """[ tsa ]
@@ -60,28 +60,16 @@ def tsa(tmp_path_factory):
     (d / "tsa.cnf").write_text(TSA_CONF.format(dir=d))
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            query = self.rfile.read(int(self.headers["Content-Length"]))
-            with lock, tempfile.TemporaryDirectory() as tmp:
-                Path(tmp, "q.tsq").write_bytes(query)
-                subprocess.run(["openssl", "ts", "-reply", "-config", str(d / "tsa.cnf"), "-queryfile",
-                                f"{tmp}/q.tsq", "-out", f"{tmp}/r.tsr"], capture_output=True, timeout=60, check=True)
-                reply = Path(tmp, "r.tsr").read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+    def reply(request: Request):
+        with lock, tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "q.tsq").write_bytes(request.body)
+            subprocess.run(["openssl", "ts", "-reply", "-config", str(d / "tsa.cnf"), "-queryfile",
+                            f"{tmp}/q.tsq", "-out", f"{tmp}/r.tsr"], capture_output=True, timeout=60, check=True)
+            token = Path(tmp, "r.tsr").read_bytes()
+        return 200, {"Content-Type": "application/timestamp-reply"}, token
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield {"url": f"http://127.0.0.1:{server.server_address[1]}/", "dir": d, "root": d / "root.crt",
-           "other": d / "other-root.crt"}
-    server.shutdown()
+    with FixtureServer(reply, protocol="HTTP/1.0", methods=("POST",), name="tsa") as server:
+        yield {"url": server.url("/"), "dir": d, "root": d / "root.crt", "other": d / "other-root.crt"}
 
 
 def test_tokens_verify_and_bad_ones_fail(tsa):

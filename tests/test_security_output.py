@@ -6,8 +6,6 @@ import re
 import stat
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from crawler.demo.config import demo_sources
 from pipelines.extraction import find_identifiers
 from spiders.text import html_to_text
 from tests.conftest import REPO, nigran
+from tests.support.fixture_server import FixtureServer
 
 # --- personal data never reaches the logs ----------------------------------------------------------------
 
@@ -130,28 +129,16 @@ class HostileTextSite:
         body = "".join(f"<article class='post' id='p{n}'><span class='who'>{author}</span>"
                        f"<div class='body'>{text}</div></article>" for n, (author, text) in enumerate(HOSTILE_POSTS))
         page = f"<html><head><meta charset='utf-8'></head><body>{body}</body></html>".encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.server = FixtureServer(lambda request: (200, {"Content-Type": "text/html; charset=utf-8"}, page),
+                                    protocol="HTTP/1.0", name="hostile-text-site")
+        self.url = self.server.url("/")
 
     def __enter__(self) -> HostileTextSite:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The private Tor network test bed: onion and exit fetches, per-credential circuits, client stop and teardown."""
 from __future__ import annotations
 
-import http.server
 import socket
 import threading
 import time
@@ -11,31 +10,23 @@ import pytest
 from stem import Signal
 from stem.control import Controller, EventType
 
+from tests.support.fixture_server import FixtureServer, Request
 from tests.support.tornet import PrivateTorNetwork
 
 pytestmark = pytest.mark.tor
 
 
-class _Site(http.server.ThreadingHTTPServer):
+class _Site(FixtureServer):
     """A fixture site on 127.0.0.1 that answers its name and records each request's Host header."""
 
     def __init__(self, name: str):
-        self.name, self.hosts = name, []
-        super().__init__(("127.0.0.1", 0), _Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        self.hosts: list[str] = []
+        super().__init__(self._answer, protocol="HTTP/1.0", name=name)
+        self.start()
 
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.hosts.append(self.headers["Host"])
-        body = self.server.name.encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+    def _answer(self, request: Request):
+        self.hosts.append(request.headers["Host"])
+        return 200, {}, self.name.encode()
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +34,13 @@ def sites():
     servers = {name: _Site(name) for name in ("alpha", "beta")}
     yield servers
     for server in servers.values():
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory, sites):
     network = PrivateTorNetwork(tmp_path_factory.mktemp("tornet"),
-                                {name: site.server_port for name, site in sites.items()},
+                                {name: site.port for name, site in sites.items()},
                                 extra_socks_ports=1, extra_socks_flags=("IsolateDestAddr",),
                                 map_addresses={"clearnet.test": "127.0.0.1"})
     network.start()
@@ -98,7 +88,7 @@ def test_each_onion_serves_its_own_site(net, sites):
 
 
 def test_exit_reaches_loopback(net, sites):
-    port = sites["alpha"].server_port
+    port = sites["alpha"].port
     assert fetch(net, f"http://127.0.0.1:{port}/").text == "alpha"
     assert fetch(net, f"http://clearnet.test:{port}/").text == "alpha"
     assert sites["alpha"].hosts[-1] == f"clearnet.test:{port}"
@@ -125,7 +115,7 @@ def test_socks_credentials_get_their_own_circuits(net, sites, controller):
             time.sleep(0.05)
         raise AssertionError("no STREAM SUCCEEDED event for the fetch")
 
-    port = sites["beta"].server_port
+    port = sites["beta"].port
     controller.add_event_listener(on_stream, EventType.STREAM)
     first_a, first_b, again_a = circuit_of("source-a"), circuit_of("source-b"), circuit_of("source-a")
     assert first_a != first_b

@@ -1,9 +1,9 @@
 """A hostile little web site on 127.0.0.1: errors, redirect loops, wrong encodings, huge and binary bodies."""
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.fixture_server import FixtureServer, Request
 
 # Urdu as Windows-1256 pages write it: Arabic yeh (U+064A), since the code page has no Farsi yeh.
 URDU_OFFER = "شناختي کارڈ کي کاپي دستياب ہے، قيمت 500 روپے، رابطہ واٹس ايپ 0301-2345678"
@@ -31,58 +31,32 @@ class BadSite:
     def __init__(self, slow_seconds: float = 5.0):
         self.slow_seconds = slow_seconds
         self.hits: list[str] = []
-        site = self
+        self.server = FixtureServer(self.respond, name="bad-site")
+        self.url = self.server.base
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                site.hits.append(self.path)
-                if self.path in ("/loop/a", "/loop/b"):
-                    self.send_response(302)
-                    self.send_header("Location", "/loop/b" if self.path == "/loop/a" else "/loop/a")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                elif self.path == "/huge":
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/html")
-                    self.send_header("Content-Length", str(HUGE_BYTES))
-                    self.end_headers()
-                    chunk = b"<p>" + b"x" * 65529 + b"</p>"
-                    try:
-                        for _ in range(HUGE_BYTES // len(chunk)):
-                            self.wfile.write(chunk)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
-                elif self.path == "/slow":
-                    time.sleep(site.slow_seconds)
-                    self._send("200", "text/html", b"<html><body>late</body></html>")
-                elif self.path in PAGES:
-                    self._send(*PAGES[self.path])
-                else:
-                    self._send("404", "text/html", b"no")
-
-            def _send(self, status, ctype, body):
-                self.send_response(int(status))
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+    def respond(self, request: Request):
+        path = request.path
+        self.hits.append(path)
+        if path in ("/loop/a", "/loop/b"):
+            return 302, {"Location": "/loop/b" if path == "/loop/a" else "/loop/a", "Content-Length": "0"}, b""
+        if path == "/huge":
+            chunk = b"<p>" + b"x" * 65529 + b"</p>"
+            return 200, {"Content-Type": "text/html", "Content-Length": str(HUGE_BYTES)}, (
+                chunk for _ in range(HUGE_BYTES // len(chunk)))
+        if path == "/slow":
+            time.sleep(self.slow_seconds)
+            return _page("200", "text/html", b"<html><body>late</body></html>")
+        if path in PAGES:
+            return _page(*PAGES[path])
+        return _page("404", "text/html", b"no")
 
     def __enter__(self) -> BadSite:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
+
+
+def _page(status: str, ctype: str, body: bytes):
+    return int(status), {"Content-Type": ctype}, body

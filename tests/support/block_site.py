@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.fixture_server import FixtureServer, Request
 
 PAGES = 12
 
@@ -18,43 +19,30 @@ class BlockSite:
         self.allow, self.block, self.captcha = allow, block, captcha
         self.log: list[tuple[str, int]] = []
         self._lock = threading.Lock()
-        site = self
+        self.server = FixtureServer(self.respond, name="block-site")
+        self.port = self.server.port
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                with site._lock:
-                    n = len(site.log)
-                    blocked = site.allow <= n < site.allow + site.block
-                    status = 200 if not blocked or site.captcha else 429
-                    site.log.append((self.path, status))
-                if blocked and site.captcha:
-                    body = b"<html><body><h1>Are you a robot?</h1><p>Solve the captcha to continue.</p></body></html>"
-                elif blocked:
-                    body = b"Too Many Requests"
-                else:
-                    num = self.path.rsplit("/", 1)[-1].split(".")[0]
-                    body = page(int(num) if num.isdigit() else 0)
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                if status == 429:
-                    self.send_header("Retry-After", "1")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
+    def respond(self, request: Request):
+        with self._lock:
+            n = len(self.log)
+            blocked = self.allow <= n < self.allow + self.block
+            status = 200 if not blocked or self.captcha else 429
+            self.log.append((request.path, status))
+        if blocked and self.captcha:
+            body = b"<html><body><h1>Are you a robot?</h1><p>Solve the captcha to continue.</p></body></html>"
+        elif blocked:
+            body = b"Too Many Requests"
+        else:
+            num = request.path.rsplit("/", 1)[-1].split(".")[0]
+            body = page(int(num) if num.isdigit() else 0)
+        headers = {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(body))}
+        if status == 429:
+            headers["Retry-After"] = "1"
+        return status, headers, body
 
     def __enter__(self) -> BlockSite:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

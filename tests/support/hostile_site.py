@@ -12,7 +12,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.fixture_server import FixtureServer, Raw, Request
 
 TRICKLE_EVERY, TRICKLE_FOR = 0.5, 120.0
 
@@ -40,15 +41,17 @@ class Listener:
 
 
 class HostileSite:
-    """The pages above on 127.0.0.1, and one listener per scheme they aim at (`listeners[name]`)."""
+    """The pages above on 127.0.0.1, and one listener per scheme they aim at (`listeners[name]`).
+
+    The trickling pages write their bytes by hand (`Raw`) through the FixtureServer; `Listener` stays a raw
+    socket, as it must accept and drop connections before any HTTP is spoken."""
 
     def __init__(self):
         self.listeners = {name: Listener() for name in ("ftp", "gopher", "s3", "internal")}
         self.hits: list[str] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = FixtureServer(self.respond, name="hostile-site")
+        self.port = self.server.port
+        self.url = self.server.base
 
     def links(self) -> list[str]:
         port = {name: listener.port for name, listener in self.listeners.items()}
@@ -57,64 +60,45 @@ class HostileSite:
                 "file://localhost/proc/self/environ", "file:///proc/self/environ", "file://localhost/dev/zero",
                 "file:///etc/hostname", "data:text/html,<p>CNIC 35202-1234567-1 Rs 500</p>"]
 
-    def _handler(self):
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                site.hits.append(self.path)
-                if self.path == "/schemes":
-                    body = "".join(f'<p><a href="{url}">{url}</a></p>' for url in site.links())
-                    self._send(200, f"<html><body><h1>stock</h1>{body}</body></html>".encode())
-                elif self.path == "/redirect-out":
-                    self.send_response(302)
-                    self.send_header("Location", f"http://localhost:{site.listeners['internal'].port}/admin")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                elif self.path == "/trickle-head":
-                    self._trickle(b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"." * 10_000)
-                elif self.path == "/trickle-body":
-                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n")
-                    self._trickle(b"<p>" + b"." * 99_997)
-                else:
-                    self._send(404, b"no")
-
-            def _trickle(self, data: bytes) -> None:
-                ends = time.monotonic() + TRICKLE_FOR
-                try:
-                    for byte in data:
-                        if time.monotonic() > ends:
-                            return
-                        self.wfile.write(bytes([byte]))
-                        self.wfile.flush()
-                        time.sleep(TRICKLE_EVERY)
-                except OSError:  # the crawler gave up: what it should do
-                    pass
-                self.close_connection = True
-
-            def _send(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
+    def respond(self, request: Request):
+        self.hits.append(request.path)
+        if request.path == "/schemes":
+            body = "".join(f'<p><a href="{url}">{url}</a></p>' for url in self.links())
+            return _html(200, f"<html><body><h1>stock</h1>{body}</body></html>".encode())
+        if request.path == "/redirect-out":
+            return 302, {"Location": f"http://localhost:{self.listeners['internal'].port}/admin",
+                         "Content-Length": "0"}, b""
+        if request.path == "/trickle-head":
+            return Raw(lambda wfile: _trickle(wfile, b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"." * 10_000))
+        if request.path == "/trickle-body":
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n"
+            return Raw(lambda wfile: (wfile.write(head), _trickle(wfile, b"<p>" + b"." * 99_997)))
+        return _html(404, b"no")
 
     def connections(self) -> dict[str, int]:
         return {name: listener.connections for name, listener in self.listeners.items()}
 
     def __enter__(self) -> HostileSite:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
         for listener in self.listeners.values():
             listener.close()
+
+
+def _html(status: int, body: bytes):
+    return status, {"Content-Type": "text/html"}, body
+
+
+def _trickle(wfile, data: bytes) -> None:
+    """One byte every TRICKLE_EVERY seconds, for at most TRICKLE_FOR; a write error (the crawler gave up,
+    what it should do) ends it in the FixtureServer."""
+    ends = time.monotonic() + TRICKLE_FOR
+    for byte in data:
+        if time.monotonic() > ends:
+            return
+        wfile.write(bytes([byte]))
+        wfile.flush()
+        time.sleep(TRICKLE_EVERY)

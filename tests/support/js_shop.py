@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.fixture_server import FixtureServer, Request
 
 STATIC = Path(__file__).with_name("js_shop")
 PER_PAGE = 4
@@ -55,24 +56,25 @@ class JsShop:
         self.pages = pages
         self.log: list[str] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server = FixtureServer(self._answer, name="js-shop")
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.base
 
     def __enter__(self) -> JsShop:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="js-shop", daemon=True).start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
+
+    def _answer(self, request: Request):
+        answer = self.respond(request.path)
+        if answer is None:
+            return None
+        status, content_type, body = answer
+        return status, {"Content-Type": content_type}, body
 
     def respond(self, path: str) -> tuple[int, str, bytes] | None:
         """(status, content type, body) for a GET; None: never answer."""
@@ -80,7 +82,7 @@ class JsShop:
             self.log.append(path)
         url = urlsplit(path)
         if url.path == "/stalled":
-            self._stopping.wait(120)
+            self._server.stopping.wait(120)
             return None
         if self._shell(url.path):
             return 200, _TYPES[".html"], (STATIC / "shop.html").read_bytes()
@@ -104,28 +106,3 @@ class JsShop:
         data = {"listings": listings(key), "next": f"/page/{next_page}" if next_page else None,
                 "poll": key == "chatty", "hang": key == "frozen"}
         return 200, "application/json", json.dumps(data).encode()
-
-
-def _handler(shop: JsShop) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            answer = shop.respond(self.path)
-            if answer is None:
-                self.close_connection = True
-                return
-            status, content_type, body = answer
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):  # the browser gave up on the page: nothing to do
-                self.close_connection = True
-
-        def log_message(self, format, *args) -> None:  # noqa: A002 - the stdlib's signature
-            pass
-
-    return Handler

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.fixture_server import FixtureServer, Request
 
 
 def page(n: int, total: int) -> bytes:
@@ -20,41 +21,26 @@ class ListingSite:
         self.log: list[str] = []
         self.arrivals: list[float] = []
         self.busy = self.most_busy = 0
-        lock = threading.Lock()
-        site = self
+        self._lock = threading.Lock()
+        self.server = FixtureServer(self.respond, name="listing-site")
+        self.url = self.server.url("/p/0.html")
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                with lock:
-                    site.log.append(self.path)
-                    site.arrivals.append(time.monotonic())
-                    site.busy += 1
-                    site.most_busy = max(site.most_busy, site.busy)
-                num = self.path.removeprefix("/p/").removesuffix(".html")
-                body = page(int(num), site.pages) if num.isdigit() and int(num) < site.pages else None
-                time.sleep(site.delay)
-                with lock:
-                    site.busy -= 1
-                self.send_response(200 if body else 404)
-                body = body or b"not found"
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/p/0.html"
+    def respond(self, request: Request):
+        with self._lock:
+            self.log.append(request.path)
+            self.arrivals.append(time.monotonic())
+            self.busy += 1
+            self.most_busy = max(self.most_busy, self.busy)
+        num = request.path.removeprefix("/p/").removesuffix(".html")
+        body = page(int(num), self.pages) if num.isdigit() and int(num) < self.pages else None
+        time.sleep(self.delay)
+        with self._lock:
+            self.busy -= 1
+        return 200 if body else 404, {"Content-Type": "text/html; charset=utf-8"}, body or b"not found"
 
     def __enter__(self) -> ListingSite:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

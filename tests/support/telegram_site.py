@@ -15,8 +15,9 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
+
+from tests.support.fixture_server import FixtureServer, Request
 
 TME = "https://t.me"
 CDN = "https://cdn4.cdn-telegram.org/file"
@@ -627,8 +628,7 @@ class TelegramSite:
         self.channels = build_channels(seed)
         self.log: list[Access] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: FixtureServer | None = None
         self.throttle(THROTTLED_CHANNEL, too_many=throttle_429, no_posts=throttle_no_posts)
 
     # ground truth and runtime changes
@@ -671,21 +671,15 @@ class TelegramSite:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.base
 
     def start(self) -> TelegramSite:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="telegram-site", daemon=True)
-        self._thread.start()
+        self._server = FixtureServer(self._answer, methods=("GET", "POST"), name="telegram-site").start()
         return self
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> TelegramSite:
@@ -695,6 +689,10 @@ class TelegramSite:
         self.stop()
 
     # request handling
+
+    def _answer(self, request: Request):
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        return self.respond(request.method, request.path, headers)
 
     def respond(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) for one request; also logs it."""
@@ -729,28 +727,3 @@ class TelegramSite:
 
 
 _HTML = {"Content-Type": "text/html; charset=utf-8"}
-
-
-def _handler(site: TelegramSite) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            headers = {key.lower(): value for key, value in self.headers.items()}
-            status, extra, body = site.respond(self.command, self.path, headers)
-            self.send_response(status)
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, format, *args) -> None:  # noqa: A002 - the stdlib's signature
-            pass
-
-    return Handler
