@@ -1,43 +1,15 @@
 """Shared fixtures: real databases (SQLite and PostgreSQL), a private data home, the demo sites."""
 from __future__ import annotations
 
-import itertools
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("NIGRAN_TEST_REDIS", "redis://127.0.0.1:6379/9")
-PG_ADMIN_URL = os.environ.get("NIGRAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-_pg_names = itertools.count()
-_pg_created: list[str] = []
-
-
-def _pg_admin():
-    import psycopg
-
-    url = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    return psycopg.connect(url, autocommit=True)
-
-
-def scratch_pg_url() -> str:
-    """A new, empty PostgreSQL database for one test; dropped when the session ends."""
-    name = f"nigran_test_{os.getpid()}_{next(_pg_names)}"
-    with _pg_admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    _pg_created.append(name)
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+from tests.support.databases import REDIS_URL, drop_scratch_databases, scratch_pg_url
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if not _pg_created:
-        return
-    with _pg_admin() as conn:
-        for name in _pg_created:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_scratch_databases()
 
 
 @pytest.fixture(autouse=True)
@@ -88,12 +60,6 @@ def frontier():
     client.flushdb()
 
 
-def nigran(*args: str, env: dict | None = None, timeout: float = 180, input: bytes | None = None):
-    """Run the real `nigran` command line in a child process."""
-    return subprocess.run([sys.executable, "-m", "crawler", *args], cwd=REPO, capture_output=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout, input=input)
-
-
 @pytest.fixture(scope="session")
 def block_site():
     from tests.support.block_site import BlockSite
@@ -131,3 +97,20 @@ def hostile_site():
 
     with HostileSite() as site:
         yield site
+
+
+@pytest.fixture(scope="session")
+def tsa(tmp_path_factory):
+    """A local timestamp authority for the session (tests/support/tsa.py)."""
+    from tests.support.tsa import local_tsa
+
+    with local_tsa(tmp_path_factory.mktemp("tsa")) as authority:
+        yield authority
+
+
+@pytest.fixture
+def resolver_spy(tmp_path):
+    """(env, log): child processes started with `env` log every name they resolve locally into `log`."""
+    from tests.support.resolver_spy import resolver_spy
+
+    return resolver_spy(tmp_path)

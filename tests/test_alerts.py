@@ -24,9 +24,9 @@ from sqlalchemy import inspect, text
 from config.alerts import load_alerts
 from config.schema import ConfigError
 from storage.db import Database
-from tests.conftest import REPO, nigran
 from tests.support.fixture_server import FixtureServer, Request
 from tests.support.ops import demo_sources_file
+from tests.support.run import REPO, nigran
 
 SECRET = "webhook-signing-secret"
 WATCHED = "17301-9046112-7"  # in one demo paste that offers CNIC and SIM data

@@ -17,8 +17,8 @@ from warcio.archiveiterator import ArchiveIterator
 from storage.bodies import BodyStore
 from storage.db import Database
 from storage.models import Capture, Offer, Post
-from tests.conftest import nigran
 from tests.support.js_shop import JsShop, listings
+from tests.support.run import nigran
 
 pytestmark = pytest.mark.browser
 PAGES = 3

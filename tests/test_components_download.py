@@ -10,41 +10,24 @@ on (pyproject.toml). If an upgrade changes what the handler does, these fail bef
 from __future__ import annotations
 
 import gzip
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from scrapy import Request
 from scrapy.utils.misc import build_from_crawler
 
 from crawler.download import DeadlineDownloadHandler
 from tests.support.components import crawler_for, run_loop
+from tests.support.fixture_server import FixtureServer
 from tests.support.socks import SocksProxy
 
 PAGE = "<html><body>CNIC copies, 500 PKR each</body></html>".encode()
 GZIPPED = gzip.compress(PAGE, mtime=0)
 
 
-class _Gzipped(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(GZIPPED)))
-        self.end_headers()
-        self.wfile.write(GZIPPED)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def site():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gzipped)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    gzipped = {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    with FixtureServer(lambda request: (200, gzipped, GZIPPED)) as server:
+        yield server.port
 
 
 def download(*requests: Request):

@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from config.schema import ConfigError, load_sources, select
-from tests.conftest import REPO, nigran
+from tests.support.run import REPO, nigran
 
 
 def write(tmp_path, text: str):

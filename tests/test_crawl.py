@@ -8,38 +8,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import func, select
 
 from crawler.demo import DEMO_DIR
-from crawler.demo.config import demo_sources
 from storage.bodies import BodyStore
 from storage.db import Database
 from storage.evidence.custody import SOURCE_CONFIG_CHANGED
 from storage.models import Capture, CustodyEvent, Offer, OfferIdentifier, Post, Run
-from tests.conftest import REPO, nigran
 from tests.support.badsite import BadSite
-
-
-def sources_file(tmp_path, sources: list[dict]) -> str:
-    path = tmp_path / "sources.yaml"
-    path.write_text(yaml.safe_dump({"sources": sources}, allow_unicode=True), encoding="utf-8")
-    return str(path)
-
-
-def demo_file(tmp_path, demo_sites) -> str:
-    return sources_file(tmp_path, [s.model_dump(mode="json", exclude_defaults=True, exclude={"allowed_domains"})
-                                   for s in demo_sources(demo_sites.urls)])
-
-
-def counts(db: Database) -> dict[str, int]:
-    with db.session() as s:
-        return {m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in (Capture, Post, Offer)}
+from tests.support.run import REPO, counts, demo_file, nigran, slow_crawl_with_posts, sources_file
 
 
 def expected_posts() -> list[dict]:
@@ -219,20 +200,6 @@ def test_tor_source_with_dead_tor_fails_closed_and_direct_sources_still_run(tmp_
     reports = {r["source"]: r for r in json.loads(result.stdout)["sources"]}
     assert not reports["needs-tor"]["ok"] and reports["direct-one"]["ok"]
     assert len(bad_site.hits) == hits + 1  # only the direct source's page; nothing of the Tor source went direct
-
-
-def slow_crawl_with_posts(tmp_path, demo_sites, db_url) -> tuple[subprocess.Popen, str, Database]:
-    """A slowed-down demo crawl in a child process, once it has stored a few posts: (process, sources, db)."""
-    slow = [{**s, "download_delay": 0.3, "concurrency": 1} for s in yaml.safe_load(
-        open(demo_file(tmp_path, demo_sites)))["sources"]]
-    sources = sources_file(tmp_path, slow)
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--sources", sources, "--db", db_url],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    db = Database(db_url)
-    deadline = time.monotonic() + 60
-    while counts(db)["posts"] < 5 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return proc, sources, db
 
 
 def test_sigkill_mid_crawl_then_rerun_keeps_everything(tmp_path, home, db_url, demo_sites):

@@ -1,7 +1,6 @@
 """Round trip: crawl the demo sites, export a bundle, verify it offline; replay it in pywb; check it with
 stock tools; and catch every kind of tampering."""
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -18,7 +17,8 @@ import yaml
 from crawler.demo.config import demo_sources
 from storage.evidence import minisign
 from storage.evidence.bundle_verify import verify_bundle
-from tests.conftest import REPO, nigran
+from tests.support.run import REPO, nigran
+from tests.support.stores import rehash_listed
 
 # pywb pins redis 2.x, which the crawler's redis client cannot share a virtualenv with, so
 # scripts/install.sh gives it its own (.venv-pywb); investigators run it as a separate tool anyway.
@@ -155,16 +155,6 @@ def test_edited_offers_jsonl_is_caught(crawled, copy):
     path.write_text(path.read_text().replace('"kind": "offer"', '"kind": "request"', 1))
     assert problems(copy, crawled).startswith("offers.jsonl: changed: ")
     assert "\n" not in problems(copy, crawled)  # nothing else is blamed
-
-
-def rehash_listed(bundle: Path, manifest: dict) -> None:
-    """Re-hash every file the manifest lists into it and into SHA256SUMS, as a forger would."""
-    files = sorted(manifest["files"], key=lambda f: f["path"] == "SHA256SUMS")
-    for entry in files:
-        if entry["path"] == "SHA256SUMS":
-            (bundle / "SHA256SUMS").write_text("".join(f"{f['sha256']}  {f['path']}\n" for f in files[:-1]))
-        data = (bundle / entry["path"]).read_bytes()
-        entry.update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
 
 
 def _forge_manifest(bundle: Path) -> bytes:

@@ -8,8 +8,8 @@ from sqlalchemy import delete, select, text, update
 from storage.evidence import custody, keys
 from storage.evidence.merkle import MerkleTree, verify_consistency
 from storage.models import CustodyEvent, CustodyHead
-from tests.conftest import nigran
-from tests.test_evidence_recorder import make_store
+from tests.support.run import nigran
+from tests.support.stores import make_store
 
 POSTS = [{"url": f"http://marketxyz.onion/item/{n}", "text": f"CNIC copies batch {n}"} for n in range(6)]
 

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from storage.evidence import bundle_verify
-from tests.conftest import nigran
+from tests.support.run import nigran
 
 
 def _zip(path, members):

@@ -2,52 +2,16 @@
 import gzip
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import select
 
-from storage.db import Database
 from storage.evidence import custody, keys
 from storage.evidence.warc import read_record, verify_warc
 from storage.models import Capture, CaptureArtifact, CustodyCheckpoint, CustodyEvent
-from storage.recorder import OfferData, Recorder
+from tests.support.stores import PNG, make_store
 
 WARCIO = Path(sys.executable).parent / "warcio"
-AT = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
-
-
-def make_store(home: Path, db_url: str, posts: list[dict]) -> Database:
-    """A store holding one run; each post dict (url, text, title, categories, identifiers) is one
-    captured page with one offer."""
-    db = Database(db_url)
-    recorder = Recorder(db, home / "bodies", operator="collector-1")
-    run = recorder.start_run("manual")
-    for n, p in enumerate(posts):
-        html = f"<html><head><title>{p.get('title', '')}</title></head><body>{p['text']}</body></html>".encode()
-        seen = AT + timedelta(days=n % 3, minutes=n)
-        capture_id, _ = recorder.capture(
-            body=gzip.compress(html), run_id=run, source="market-x", kind="http", url=p["url"], final_url=p["url"],
-            method="GET", status=200, headers=[["Content-Type", "text/html; charset=utf-8"],
-                                               ["Content-Encoding", "gzip"]],
-            fetched_at=seen, transport="tor", circuit_id="17", request_headers=[["User-Agent", "nigran-test"]],
-            started_at=seen - timedelta(seconds=2))
-        if p.get("screenshot"):
-            recorder.capture_artifact(page_capture_id=capture_id, role="screenshot", data=p["screenshot"],
-                                      content_type="image/png", url=p["url"], source="market-x", run_id=run,
-                                      fetched_at=seen, transport="tor", circuit_id="17")
-        recorder.post(source="market-x", post_key=f"{p['url']}#1", capture_id=capture_id, seen_at=seen,
-                      url=p["url"], title=p.get("title"), author=p.get("author", "seller"), text=p["text"],
-                      offer=OfferData(kind="offer", categories=p.get("categories", ["cnic"]),
-                                      prices=[{"amount": 500, "currency": "PKR"}],
-                                      contacts=[{"type": "telegram", "value": "@seller"}], volume=None,
-                                      identifiers=p.get("identifiers", [])))
-    recorder.finish_run(run, "finished", 0, {})
-    recorder.close()
-    return db
-
-
 def test_captures_are_written_to_warc_with_custody_events(home, db_url):
     db = make_store(home, db_url, [
         {"url": "http://marketxyz.onion/item/1", "text": "CNIC copy 35202-1234567-1 Rs 500", "screenshot": PNG,
@@ -86,6 +50,6 @@ def test_captures_are_written_to_warc_with_custody_events(home, db_url):
 
     raw = gzip.decompress(warc.read_bytes())
     assert b"operator: collector-1" in raw and b"git-commit: " in raw and b"fidelity: " in raw
-    assert f"post-key: http://marketxyz.onion/item/1#1".encode() in raw
+    assert "post-key: http://marketxyz.onion/item/1#1".encode() in raw
     assert b"GET /item/1 HTTP/1.1\r\nUser-Agent: nigran-test" in raw
 

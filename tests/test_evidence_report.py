@@ -7,7 +7,7 @@ import pytest
 from pipelines.extraction import find_identifiers
 from storage.evidence.export import Selection, export_bundle
 from tests.support.fixture_server import FixtureServer, Request
-from tests.test_evidence_recorder import PNG, make_store
+from tests.support.stores import PNG, make_store
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser

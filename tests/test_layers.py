@@ -5,8 +5,8 @@ import ast
 import re
 
 import pytest
+from tests.support.run import REPO
 
-from tests.conftest import REPO
 
 CODE = ["config", "storage", "pipelines", "spiders", "crawler", "scheduler.py"]
 FORBIDDEN = {  # package -> the imports it must never make (a name or a name's prefix)

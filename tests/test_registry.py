@@ -11,7 +11,7 @@ from crawler.crawl import scrapy_settings
 from crawler.runtime import Services
 from storage.db import Database
 from storage.recorder import Recorder
-from tests.conftest import REPO
+from tests.support.run import REPO
 
 CODE = ["config", "storage", "pipelines", "spiders", "crawler", "scheduler.py"]
 

@@ -7,8 +7,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from storage.db import Database
-from tests.conftest import nigran
 from tests.support.ops import assert_consistent, capture_count, demo_sources_file, output, runs, spawn, wait_for
+from tests.support.run import nigran
 
 
 def schedules(db_url: str) -> list[dict]:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from config.yamlsafe import MAX_BYTES
-from tests.conftest import nigran
+from tests.support.run import nigran
 
 GOOD = "sources:\n  - name: a\n    via: direct\n    start_urls: ['http://127.0.0.1:9/']\n"
 

@@ -15,8 +15,8 @@ from crawler.demo import DEMO_DIR
 from crawler.demo.config import demo_sources
 from pipelines.extraction import find_identifiers
 from spiders.text import html_to_text
-from tests.conftest import REPO, nigran
 from tests.support.fixture_server import FixtureServer
+from tests.support.run import REPO, nigran
 
 # --- personal data never reaches the logs ----------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, text, update
 from storage.db import Database, alembic_config
 from storage.models import Offer, OfferIdentifier, Post, Reveal, Watch
 from storage.recorder import OfferData, Recorder
-from tests.conftest import REPO, nigran
+from tests.support.run import nigran
 from tests.support.telegram_site import TelegramSite
 
 CNIC, CNIC_MASKED = "42101-5550123-9", "42101-*******-*"

@@ -21,9 +21,7 @@ from config.schema import parse_sources
 from storage.bodies import BodyStore
 from storage.db import Database
 from storage.models import Capture, Run
-from tests.conftest import REPO, nigran
-from tests.test_crawl import sources_file
-from tests.test_tor import resolver_spy, tor_env  # noqa: F401 - resolver_spy is a fixture
+from tests.support.run import REPO, nigran, sources_file, tor_env
 
 CANARY = "nigran-canary-7f3a91"  # an environment value that /proc/self/environ would carry into evidence
 

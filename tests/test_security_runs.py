@@ -16,8 +16,7 @@ from storage.db import Database
 from storage.models import Capture, Run
 from storage.recorder import Recorder
 from storage.runs import close_dead_runs, this_process
-from tests.conftest import nigran
-from tests.test_crawl import slow_crawl_with_posts
+from tests.support.run import nigran, slow_crawl_with_posts
 
 
 def listening_sockets(pid: int) -> list[str]:

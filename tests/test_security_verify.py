@@ -14,10 +14,8 @@ from storage.evidence.bundle_verify import Unreadable, ZipLimits, verify_bundle
 from pipelines.extraction import find_identifiers
 from storage.evidence.export import Selection, export_bundle
 from storage.models import Capture
-from tests.conftest import nigran
-from tests.test_evidence_bundle import rehash_listed
-from tests.test_evidence_recorder import make_store
-from tests.test_evidence_timestamp import tsa  # noqa: F401  (the local TSA fixture)
+from tests.support.run import nigran
+from tests.support.stores import make_store, rehash_listed
 
 POSTS = [{"url": f"http://marketxyz.onion/item/{n}", "text": f"CNIC copies batch {n}, Rs 500 each"}
          for n in range(4)]

@@ -6,8 +6,8 @@ import signal
 import time
 
 from storage.db import Database
-from tests.conftest import nigran
 from tests.support.ops import assert_consistent, capture_count, demo_sources_file, output, runs, spawn, wait_for
+from tests.support.run import nigran
 
 SLOW_PASTE = {"demo-paste": {"download_delay": 0.5}}  # about six seconds of crawling
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from pipelines.redact import redact
 from storage.db import Database
 from storage.models import Capture, Offer, Post
-from tests.conftest import nigran
+from tests.support.run import nigran
 from tests.support.telegram_site import CHANNELS, EMPTY_CHANNEL, HIDDEN_NAMES, THROTTLED_CHANNEL, TelegramSite
 
 PUBLIC = [name for name in CHANNELS if name != THROTTLED_CHANNEL]
@@ -170,7 +170,7 @@ def test_empty_channel_is_fine(troubled):
 def test_telegram_over_tor_retries_a_throttled_channel_once_per_attempt(tmp_path, home, tornet):
     """One retry policy per transport: on a Tor route, Telegram's 429s are retried by the spider alone (after
     Retry-After, on a renewed circuit), never again by BlockMiddleware on top."""
-    from tests.test_tor import tor_env
+    from tests.support.run import tor_env
 
     db_url = f"sqlite:///{home / 'n.db'}"
     with TimedSite() as site:

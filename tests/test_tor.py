@@ -15,50 +15,12 @@ from stem import StreamStatus
 from stem.control import Controller, EventType
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.demo.config import demo_sources
 from crawler.tor import stream_user
 from storage.db import Database
 from storage.models import Capture, Offer, Post
-from tests.conftest import REPO, nigran
-from tests.test_crawl import sources_file
+from tests.support.run import REPO, nigran, onion_source, sources_file, tor_env
 
 pytestmark = pytest.mark.tor
-
-
-def tor_env(net, **extra) -> dict:
-    return {"NIGRAN_TOR_SOCKS": f"127.0.0.1:{net.socks_port}", "NIGRAN_TOR_CONTROL": f"127.0.0.1:{net.control_port}",
-            **extra}
-
-
-def onion_source(net, site: str, demo_sites, **extra) -> dict:
-    """The demo source for `site`, pointed at its onion address instead of 127.0.0.1."""
-    [source] = [s for s in demo_sources({k: f"http://{net.onion(k)}/" if k == site else v
-                                         for k, v in demo_sites.urls.items()}) if s.name == f"demo-{site}"]
-    data = source.model_dump(mode="json", exclude_defaults=True, exclude={"allowed_domains", "via"})
-    return {"timeout": 30, **data, **extra}  # a stalled onion fetch is retried after NEWNYM, not waited on
-
-
-# Logs every host name the crawl process asks its local resolver about (Python's socket.getaddrinfo).
-RESOLVER_SPY = """
-import socket, os
-_real = socket.getaddrinfo
-def _spy(host, *args, **kwargs):
-    with open(os.environ["NIGRAN_RESOLVER_LOG"], "a") as fh:
-        fh.write(f"{host}\\n")
-    return _real(host, *args, **kwargs)
-socket.getaddrinfo = _spy
-"""
-
-
-@pytest.fixture
-def resolver_spy(tmp_path):
-    spy_dir = tmp_path / "spy"
-    spy_dir.mkdir()
-    (spy_dir / "sitecustomize.py").write_text(RESOLVER_SPY)
-    log = tmp_path / "resolved.txt"
-    log.touch()
-    env = {"PYTHONPATH": os.pathsep.join([str(spy_dir), str(REPO)]), "NIGRAN_RESOLVER_LOG": str(log)}
-    return env, log
 
 
 def test_onion_market_crawl_end_to_end_with_route_recorded(tmp_path, home, db_url, tornet, demo_sites, resolver_spy):

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.models import Capture, Offer, Post, Run
-from tests.conftest import REDIS_URL, nigran, scratch_pg_url
+from tests.support.databases import REDIS_URL, scratch_pg_url
 from tests.support.listing_site import ListingSite
 from tests.support.ops import demo_sources_file, spawn
+from tests.support.run import nigran
 
 DEMO = ("demo-market", "demo-forum", "demo-paste")
 
@@ -227,7 +228,7 @@ def test_workers_walk_telegram_channels_too(tmp_path, frontier):
 
 @pytest.mark.tor
 def test_workers_crawl_an_onion_market_through_tor(tmp_path, tornet, demo_sites, frontier):
-    from tests.test_tor import onion_source, tor_env
+    from tests.support.run import onion_source, tor_env
 
     db_url = scratch_pg_url()
     demo_sites.clear_log()

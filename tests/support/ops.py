@@ -15,7 +15,7 @@ from crawler.demo.config import SOURCES_TEMPLATE
 from storage.bodies import BodyStore
 from storage.db import Database
 from storage.models import Capture, Run
-from tests.conftest import REPO
+from tests.support.run import REPO
 
 
 def demo_sources_file(path: Path, demo_sites, enabled=("demo-paste",), changes: dict | None = None) -> Path:
