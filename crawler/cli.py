@@ -125,6 +125,7 @@ def demo(keep_serving):
 # --- reading results ----------------------------------------------------------------------------
 
 def show_offers(rows: list[dict]) -> None:
+    """The offers table of `nigran offers` and `nigran demo`."""
     out.print(table(f"{len(rows)} offers and requests",
                     ("id", "source", "kind", "categories", "prices", "contacts", "identifiers", "first seen"), [(
                         r["id"], r["source"], r["kind"], ", ".join(r["categories"]) or "-",

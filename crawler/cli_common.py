@@ -53,10 +53,12 @@ def load_or_exit(path: Path, names: tuple[str, ...] = ()):
 
 
 def print_json_line(obj) -> None:
+    """`obj` as one line of JSON on stdout (non-JSON values as their str)."""
     click.echo(json.dumps(obj, ensure_ascii=False, default=str))
 
 
 def print_json_lines(rows) -> None:
+    """One JSON line per row."""
     for row in rows:
         print_json_line(row)
 

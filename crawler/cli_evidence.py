@@ -14,6 +14,7 @@ from storage.home import data_home
 
 
 def _no_controls(_ctx, _param, value: str | None) -> str | None:
+    """Refuse an option value with control characters (it goes into the manifest and custody)."""
     if value is not None and re.search(r"[\x00-\x1f\x7f]", value):
         raise click.BadParameter("must be one line of printable text")
     return value

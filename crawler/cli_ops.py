@@ -248,6 +248,7 @@ def watch():
 
 
 def show_watches(watches: list, as_json: bool, title: str = "watched identifiers") -> None:
+    """Watched identifiers as a table, or JSON lines."""
     from storage.utc import iso
 
     rows = [{"id": w.id, "type": w.type, "masked": w.masked, "label": w.label, "added_at": iso(w.added_at)}

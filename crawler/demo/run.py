@@ -15,6 +15,7 @@ from storage.home import data_home
 
 @dataclass
 class DemoRun:
+    """A finished demo crawl: its result, its database and data home, the offers it found."""
     result: CrawlResult
     db_url: str
     home: Path
