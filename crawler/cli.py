@@ -2,64 +2,20 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import sys
-from datetime import datetime, timezone
-from pathlib import Path
+import time
 
 import click
-from rich.table import Table
 
-from config.registry import SETTINGS
-from config.schema import DEFAULT_SOURCES, ConfigError, load_sources, select
-from crawler.terminal import SafeConsole, say
+from config.schema import ConfigError, load_sources
+from crawler import cli_evidence, cli_ops
+from crawler.cli_common import (CATEGORIES, db_option, fail, iso_datetime, json_option, load_or_exit, open_db, out,
+                                print_json_line, print_json_lines, print_summary, setting_option, source_filter_option,
+                                sources_option, table, tor_control_option, tor_socks_option, verbose_option)
+from crawler.terminal import say
 from storage.db import Database, DatabaseError
-from storage.home import data_home, default_db_url
-
-CATEGORIES = ("cnic", "sim", "call_logs", "travel")
-out = SafeConsole(width=None if sys.stdout.isatty() else 200)
-
-
-def fail(message: str, code: int = 1):
-    """One line on stderr (line breaks in `message` become spaces), then exit with `code`."""
-    say(f"nigran: error: {' '.join(str(message).splitlines())}", err=True)
-    sys.exit(code)
-
-
-def iso_datetime(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"not an ISO-8601 date or time: {value!r}") from None
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
-
-
-def open_db(url: str | None) -> Database:
-    try:
-        return Database(url or default_db_url())
-    except DatabaseError as exc:
-        fail(str(exc))
-
-
-def print_json_line(obj) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
-
-
-def setting_option(name: str, dest: str, **kwargs):
-    """The click option of a registered setting (config/registry.py): its flag, its variable, its help."""
-    setting = SETTINGS[name]
-    default = f"; default: {setting.default}" if setting.default and "default" not in kwargs else ""
-    return click.option(setting.flag, dest, envvar=name, help=f"{setting.help[0].upper()}{setting.help[1:]} "
-                        f"(env {name}{default}).", **kwargs)
-
-
-db_option = setting_option("NIGRAN_DB", "db_url")
-sources_option = setting_option("NIGRAN_SOURCES", "sources_path", type=click.Path(path_type=Path),
-                                default=DEFAULT_SOURCES, show_default=True)
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+from storage.home import default_db_url
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,31 +26,6 @@ def main():
 
 # --- crawling -----------------------------------------------------------------------------------
 
-def load_or_exit(path: Path, names: tuple[str, ...] = ()):
-    try:
-        return select(load_sources(path), names)
-    except ConfigError as exc:
-        fail(str(exc), 2)
-
-
-def print_summary(result, as_json: bool) -> None:
-    if as_json:
-        print_json_line(result.as_dict())
-        return
-    table = Table(title=f"Run {result.run_id}")
-    for col in ("source", "status", "pages", "captures", "posts", "new offers", "updated offers", "errors"):
-        table.add_column(col, justify="left" if col in ("source", "status") else "right")
-    for r in result.reports:
-        table.add_row(r.source, "ok" if r.ok else f"failed ({r.failure})",
-                      *map(str, (r.pages, r.captures, r.posts, r.offers_new, r.offers_updated, r.errors)),
-                      style=None if r.ok else "red")
-    out.print(table)
-
-
-tor_socks_option = setting_option("NIGRAN_TOR_SOCKS", "tor_socks")
-tor_control_option = setting_option("NIGRAN_TOR_CONTROL", "tor_control")
-
-
 @main.command()
 @sources_option
 @click.option("--source", "names", multiple=True, help="Crawl only this source (repeatable).")
@@ -102,7 +33,7 @@ tor_control_option = setting_option("NIGRAN_TOR_CONTROL", "tor_control")
 @tor_socks_option
 @tor_control_option
 @json_option
-@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's INFO log on stderr.")
+@verbose_option
 @click.option("--workers", "redis_url", metavar="REDIS_URL",
               help="Hand the crawl to `nigran worker` processes through this Redis frontier and wait for them.")
 @click.option("--trigger", type=click.Choice(["manual", "scheduled"]), default="manual", hidden=True)
@@ -134,15 +65,15 @@ def crawl(sources_path, names, db_url, tor_socks, tor_control, as_json, verbose,
 
 
 @main.command()
-@click.option("--redis", "redis_url", envvar="NIGRAN_REDIS", required=True, metavar="REDIS_URL",
-              help="The frontier that `nigran crawl --workers` publishes runs on (env NIGRAN_REDIS).")
-@click.option("--db", "db_url", envvar="NIGRAN_DB", help="Write here instead of the database the run names (env NIGRAN_DB).")
+@setting_option("NIGRAN_REDIS", "redis_url", required=True, metavar="REDIS_URL",
+                help="The frontier that `nigran crawl --workers` publishes runs on (env NIGRAN_REDIS).")
+@setting_option("NIGRAN_DB", "db_url", help="Write here instead of the database the run names (env NIGRAN_DB).")
 @tor_socks_option
 @tor_control_option
 @click.option("--wait", type=float, default=None, metavar="SECONDS",
               help="Give up when no run is published within this time (default: wait for ever).")
 @click.option("--forever", is_flag=True, help="After a run, wait for the next one (a long-lived worker).")
-@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's INFO log on stderr.")
+@verbose_option
 def worker(redis_url, db_url, tor_socks, tor_control, wait, forever, verbose):
     """Crawl the runs published on a Redis frontier, together with any other workers.
 
@@ -171,55 +102,44 @@ def worker(redis_url, db_url, tor_socks, tor_control, wait, forever, verbose):
 @click.option("--keep-serving", is_flag=True, help="Keep the demo sites up after the crawl (Ctrl-C stops).")
 def demo(keep_serving):
     """Serve the bundled demo sites on 127.0.0.1, crawl them into a fresh database, show the offers."""
-    from crawler.crawl import run_crawl
-    from crawler.demo.config import demo_sources
+    from crawler.demo.run import crawl_demo
     from crawler.demo.server import DemoSites
 
-    home = data_home() / "demo" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    home.mkdir(parents=True)
-    os.environ["NIGRAN_HOME"] = str(home)
-    db_url = f"sqlite:///{home / 'nigran.db'}"
     with DemoSites() as sites:
         out.print(f"Demo sites: {', '.join(f'{k} {v}' for k, v in sites.urls.items())}")
-        result = run_crawl(demo_sources(sites.urls), db_url, trigger="demo", home=home)
-        print_summary(result, False)
-        db = Database(db_url)
-        from storage import queries
-
-        with db.session() as session:
-            show_offers([queries.offer_dict(o) for o in queries.offers(session)])
-        out.print(f"\nDatabase: {db_url}\nEvidence bodies: {home / 'bodies'}\n"
-                  f"Try: nigran offers --db {db_url} --category cnic")
+        run = crawl_demo(sites.urls)
+        print_summary(run.result, False)
+        show_offers(run.offers)
+        out.print(f"\nDatabase: {run.db_url}\nEvidence bodies: {run.home / 'bodies'}\n"
+                  f"Try: nigran offers --db {run.db_url} --category cnic")
         if keep_serving:
             out.print("Serving the demo sites; Ctrl-C to stop.")
             try:
                 while True:
-                    __import__("time").sleep(3600)
+                    time.sleep(3600)
             except KeyboardInterrupt:
                 pass
-    sys.exit(result.exit_code)
+    sys.exit(run.result.exit_code)
 
 
 # --- reading results ----------------------------------------------------------------------------
 
 def show_offers(rows: list[dict]) -> None:
-    table = Table(title=f"{len(rows)} offers and requests")
-    for col in ("id", "source", "kind", "categories", "prices", "contacts", "identifiers", "first seen"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(
-            str(r["id"]), r["source"], r["kind"], ", ".join(r["categories"]) or "-",
-            ", ".join(f"{p['amount']:g} {p['currency']}" for p in r["prices"]) or "-",
-            ", ".join(c["value"] for c in r["contacts"]) or "-",
-            ", ".join(i["value"] for i in r["identifiers"]) or "-", (r["first_seen"] or "")[:19])
-    out.print(table)
+    """The offers table of `nigran offers` and `nigran demo`."""
+    out.print(table(f"{len(rows)} offers and requests",
+                    ("id", "source", "kind", "categories", "prices", "contacts", "identifiers", "first seen"), [(
+                        r["id"], r["source"], r["kind"], ", ".join(r["categories"]) or "-",
+                        ", ".join(f"{p['amount']:g} {p['currency']}" for p in r["prices"]) or "-",
+                        ", ".join(c["value"] for c in r["contacts"]) or "-",
+                        ", ".join(i["value"] for i in r["identifiers"]) or "-", (r["first_seen"] or "")[:19])
+                        for r in rows]))
 
 
 @main.command()
 @db_option
 @click.option("--since", help="Only offers seen at or after this ISO-8601 time (UTC unless zoned).")
 @click.option("--category", type=click.Choice(CATEGORIES), help="Only offers of this category.")
-@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@source_filter_option
 @json_option
 @click.option("--reveal", is_flag=True, help="Show raw identifiers, re-read from the captured evidence (audited).")
 @click.option("--operator", default=lambda: os.environ.get("NIGRAN_OPERATOR") or getpass.getuser(),
@@ -229,28 +149,17 @@ def offers(db_url, since, category, sources, as_json, reveal, operator):
 
     Exit status with --reveal: 1 when some identifier could not be re-read from the evidence."""
     from crawler.settings import DOWNLOAD_MAXSIZE
-    from pipelines.reveal import reveal_offers
-    from storage import queries
-    from storage.bodies import BodyStore
+    from pipelines.reveal import list_offers
 
-    db = open_db(db_url)
-    since_at = iso_datetime(since)
-    with db.session() as session:
-        selected = list(queries.offers(session, since=since_at, category=category, sources=sources))
-        if reveal:
-            result = reveal_offers(session, selected, BodyStore(data_home() / "bodies"), operator=operator,
-                                   max_size=DOWNLOAD_MAXSIZE)
-            rows, unrevealed = result.rows, result.unrevealed
-        else:
-            rows, unrevealed = [queries.offer_dict(o) for o in selected], {}
+    listed = list_offers(open_db(db_url), since=iso_datetime(since), category=category, sources=sources,
+                         reveal_for=operator if reveal else None, max_size=DOWNLOAD_MAXSIZE)
     if as_json:
-        for row in rows:
-            print_json_line(row)
+        print_json_lines(listed.rows)
     else:
-        show_offers(rows)
-    if unrevealed:
+        show_offers(listed.rows)
+    if listed.unrevealed:
         fail("could not reveal every identifier of offers "
-             + "; ".join(f"{offer_id} ({why})" for offer_id, why in unrevealed.items()))
+             + "; ".join(f"{offer_id} ({why})" for offer_id, why in listed.unrevealed.items()))
 
 
 @main.command()
@@ -265,41 +174,36 @@ def reveals(db_url, as_json):
     with open_db(db_url).session() as session:
         rows = [queries.reveal_dict(r) for r in queries.reveals(session)]
     if as_json:
-        for row in rows:
-            print_json_line(row)
+        print_json_lines(rows)
         return
-    table = Table(title=f"{len(rows)} reveals")
-    for col in ("id", "at (UTC)", "operator", "OS user", "host", "offers"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(str(r["id"]), r["at"][:19], r["operator"], r["os_user"] or "-", r["host"] or "-",
-                      ", ".join(map(str, r["offer_ids"])))
-    out.print(table)
+    out.print(table(f"{len(rows)} reveals", ("id", "at (UTC)", "operator", "OS user", "host", "offers"), [
+        (r["id"], r["at"][:19], r["operator"], r["os_user"] or None, r["host"] or None,
+         ", ".join(map(str, r["offer_ids"]))) for r in rows]))
 
 
 @main.command()
 @db_option
-@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@source_filter_option
 @click.option("--since", help="Only posts seen at or after this ISO-8601 time.")
 @json_option
 def posts(db_url, sources, since, as_json):
     """List stored posts, newest first."""
+    from rich.table import Table
+
     from storage import queries
 
-    db = open_db(db_url)
-    with db.session() as session:
+    with open_db(db_url).session() as session:
         rows = [queries.post_dict(p) for p in queries.posts(session, since=iso_datetime(since), sources=sources)]
     if as_json:
-        for row in rows:
-            print_json_line(row)
+        print_json_lines(rows)
         return
-    table = Table(title=f"{len(rows)} posts")
+    listing = Table(title=f"{len(rows)} posts")
     for col in ("id", "source", "author", "posted at", "text"):
-        table.add_column(col, overflow="ellipsis", no_wrap=col == "text", max_width=80 if col == "text" else None)
+        listing.add_column(col, overflow="ellipsis", no_wrap=col == "text", max_width=80 if col == "text" else None)
     for r in rows:
-        table.add_row(str(r["id"]), r["source"], r["author"] or "-", (r["posted_at"] or "-")[:19],
-                      " ".join(r["text"].split())[:200])
-    out.print(table)
+        listing.add_row(str(r["id"]), r["source"], r["author"] or "-", (r["posted_at"] or "-")[:19],
+                        " ".join(r["text"].split())[:200])
+    out.print(listing)
 
 
 @main.command()
@@ -309,33 +213,12 @@ def posts(db_url, sources, since, as_json):
 @click.option("--explain", is_flag=True, help="Add the cues behind each decision.")
 def extract(input_file, jsonl, reveal, explain):
     """Run offer extraction over text or HTML (a file, or - for standard input)."""
-    from pipelines.extraction import extract as run_extract
-    from spiders.text import html_to_text
-    from storage.privacy import mask
+    from pipelines.extraction.batch import BadRecord, extract_input
 
-    def result(text: str) -> dict:
-        data = run_extract(text, explain=explain).to_dict(explain=explain)
-        if not reveal:
-            for key in ("identifiers", "contacts"):
-                data[key] = [{**i, "value": mask(i["type"], i["value"])} for i in data[key]]
-        return data
-
-    raw = input_file.read()
-    if jsonl:
-        for n, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                text = record["text"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                fail(f"line {n}: expected a JSON object with 'id' and 'text'", 2)
-            print_json_line({"id": record.get("id"), **result(text)})
-        return
-    text = raw.decode("utf-8", "replace")
-    if text.lstrip()[:1] == "<":
-        text = html_to_text(text)
-    print_json_line(result(text))
+    try:
+        print_json_lines(extract_input(input_file.read(), jsonl=jsonl, explain=explain, reveal=reveal))
+    except BadRecord as exc:
+        fail(str(exc), 2)
 
 
 # --- tor ----------------------------------------------------------------------------------------
@@ -346,6 +229,7 @@ def tor():
 
 
 def attached_tor(tor_socks, tor_control):
+    """A control session on the tor given by the options, or exit (2 when none is given, 1 when unreachable)."""
     from crawler.tor import TorConfig, TorError, open_tor
 
     config = TorConfig.from_env(tor_socks, tor_control)
@@ -433,25 +317,17 @@ def sources_check(sources_path, as_json):
     except ConfigError as exc:
         fail(str(exc), 2)
     if as_json:
-        for s in loaded:
-            print_json_line(s.model_dump(mode="json"))
+        print_json_lines(s.model_dump(mode="json") for s in loaded)
         return
-    table = Table(title=f"{sources_path}: {len(loaded)} sources, valid")
-    for col in ("name", "kind", "via", "render", "enabled", "schedule", "start"):
-        table.add_column(col, overflow="fold")
-    for s in loaded:
-        start = ", ".join(s.start_urls) if s.kind != "telegram" else ", ".join(s.channels)
-        table.add_row(s.name, s.kind, s.via, s.render, "yes" if s.enabled else "no", s.schedule or "-", start)
-    out.print(table)
+    out.print(table(f"{sources_path}: {len(loaded)} sources, valid",
+                    ("name", "kind", "via", "render", "enabled", "schedule", "start"), [
+                        (s.name, s.kind, s.via, s.render, "yes" if s.enabled else "no", s.schedule or "-",
+                         ", ".join(s.start_urls) if s.kind != "telegram" else ", ".join(s.channels))
+                        for s in loaded]))
 
 
-from crawler.cli_ops import register as _register_ops  # noqa: E402
-
-_register_ops(main)
-
-from crawler.cli_evidence import register as _register_evidence  # noqa: E402
-
-_register_evidence(main)
+for _command in (*cli_ops.COMMANDS, *cli_evidence.COMMANDS):
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

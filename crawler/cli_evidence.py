@@ -1,8 +1,4 @@
-"""`nigran export`, `nigran verify` and `nigran keys`: evidence bundles, their verification, the signing key.
-
-`register(main)` builds the commands with the helpers of the module that defines `main` (taken from
-sys.modules, so `python -m crawler.cli` does not import the CLI a second time).
-"""
+"""`nigran export`, `nigran verify` and `nigran keys`: evidence bundles, their verification, the signing key."""
 from __future__ import annotations
 
 import re
@@ -12,152 +8,142 @@ from pathlib import Path
 
 import click
 
+from crawler.cli_common import (CATEGORIES, db_option, fail, iso_datetime, json_option, open_db, out, print_json_line,
+                                setting_option, source_filter_option)
 from storage.home import data_home
 
 
 def _no_controls(_ctx, _param, value: str | None) -> str | None:
+    """Refuse an option value with control characters (it goes into the manifest and custody)."""
     if value is not None and re.search(r"[\x00-\x1f\x7f]", value):
         raise click.BadParameter("must be one line of printable text")
     return value
 
 
-def _commands(cli) -> list[click.Command]:
-    """The commands, using the CLI module's options and helpers."""
-    CATEGORIES, fail, iso_datetime, json_option = cli.CATEGORIES, cli.fail, cli.iso_datetime, cli.json_option
-    open_db, out, print_json_line = cli.open_db, cli.out, cli.print_json_line
+@click.command()
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
+              help="Where to write the bundle (a .zip, or a folder with --dir); never overwritten.")
+@click.option("--dir", "as_dir", is_flag=True, help="Write a folder instead of a zip.")
+@click.option("--case", default=None, callback=_no_controls, help="Case name, shown in the manifest and report.")
+@click.option("--operator", required=True, callback=_no_controls, help="Who makes this export (recorded in custody).")
+@click.option("--since", help="Offers seen at or after this ISO-8601 time (UTC unless zoned).")
+@click.option("--until", help="Offers first seen at or before this ISO-8601 time.")
+@source_filter_option
+@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORIES), help="Only this category (repeatable).")
+@click.option("--offer", "offer_ids", multiple=True, type=int, help="Only this offer id (repeatable).")
+@click.option("--profile", type=click.Choice(["full", "redacted"]), default="full", show_default=True,
+              help="full includes the raw captures (WACZ); redacted keeps only their hashes.")
+@db_option
+@json_option
+def export(out_path, as_dir, case, operator, since, until, sources, categories, offer_ids, profile, db_url, as_json):
+    """Write a signed evidence bundle of the selected offers and their captures.
 
-    @click.command()
-    @click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
-                  help="Where to write the bundle (a .zip, or a folder with --dir); never overwritten.")
-    @click.option("--dir", "as_dir", is_flag=True, help="Write a folder instead of a zip.")
-    @click.option("--case", default=None, callback=_no_controls, help="Case name, shown in the manifest and report.")
-    @click.option("--operator", required=True, callback=_no_controls, help="Who makes this export (recorded in custody).")
-    @click.option("--since", help="Offers seen at or after this ISO-8601 time (UTC unless zoned).")
-    @click.option("--until", help="Offers first seen at or before this ISO-8601 time.")
-    @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
-    @click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORIES), help="Only this category (repeatable).")
-    @click.option("--offer", "offer_ids", multiple=True, type=int, help="Only this offer id (repeatable).")
-    @click.option("--profile", type=click.Choice(["full", "redacted"]), default="full", show_default=True,
-                  help="full includes the raw captures (WACZ); redacted keeps only their hashes.")
-    @cli.db_option
-    @json_option
-    def export(out_path, as_dir, case, operator, since, until, sources, categories, offer_ids, profile, db_url, as_json):
-        """Write a signed evidence bundle of the selected offers and their captures.
+    Exit status: 0 written, 1 nothing selected or the evidence could not be read, 2 bad usage.
+    """
+    from pipelines.extraction import find_identifiers
+    from storage.evidence.export import ExportError, Selection, export_bundle
 
-        Exit status: 0 written, 1 nothing selected or the evidence could not be read, 2 bad usage.
-        """
-        from pipelines.extraction import find_identifiers
-        from storage.evidence.export import ExportError, Selection, export_bundle
-
-        db = open_db(db_url)
-        selection = Selection(iso_datetime(since), iso_datetime(until), tuple(sources), tuple(categories),
-                              tuple(offer_ids))
-        case = case or f"export {datetime.now(timezone.utc):%Y-%m-%d %H:%M}Z"
-        try:
-            result = export_bundle(db, data_home(), out_path, operator=operator, case=case, selection=selection,
-                                   find=find_identifiers, profile=profile, as_dir=as_dir)
-        except ExportError as exc:
-            fail(str(exc))
-        for warning in result.warnings:
-            click.echo(f"nigran: warning: {warning}", err=True)
-        if as_json:
-            print_json_line({"path": str(result.path), "bundle_id": result.bundle_id, "offers": result.offers,
-                             "captures": result.captures, "manifest_sha256": result.manifest_sha256,
-                             "key_id": result.key_id, "timestamps": result.timestamps, "warnings": result.warnings})
-            return
-        out.print(f"Bundle {result.path}: {result.offers} offers, {result.captures} captures ({profile} profile)\n"
-                  f"  manifest sha256 {result.manifest_sha256}, signed by key {result.key_id}\n"
-                  + "".join(f"  time-stamped by {t}\n" for t in result.timestamps)
-                  + f"  check it with: nigran verify {result.path} --key {data_home() / 'signing.pub'}")
+    db = open_db(db_url)
+    selection = Selection(iso_datetime(since), iso_datetime(until), tuple(sources), tuple(categories),
+                          tuple(offer_ids))
+    case = case or f"export {datetime.now(timezone.utc):%Y-%m-%d %H:%M}Z"
+    try:
+        result = export_bundle(db, data_home(), out_path, operator=operator, case=case, selection=selection,
+                               find=find_identifiers, profile=profile, as_dir=as_dir)
+    except ExportError as exc:
+        fail(str(exc))
+    for warning in result.warnings:
+        click.echo(f"nigran: warning: {warning}", err=True)
+    if as_json:
+        print_json_line({"path": str(result.path), "bundle_id": result.bundle_id, "offers": result.offers,
+                         "captures": result.captures, "manifest_sha256": result.manifest_sha256,
+                         "key_id": result.key_id, "timestamps": result.timestamps, "warnings": result.warnings})
+        return
+    out.print(f"Bundle {result.path}: {result.offers} offers, {result.captures} captures ({profile} profile)\n"
+              f"  manifest sha256 {result.manifest_sha256}, signed by key {result.key_id}\n"
+              + "".join(f"  time-stamped by {t}\n" for t in result.timestamps)
+              + f"  check it with: nigran verify {result.path} --key {data_home() / 'signing.pub'}")
 
 
-    def _print_report(report, as_json: bool) -> None:
-        """The report's lines and verdict (or one JSON line), then exit with the verdict's status."""
-        if as_json:
-            print_json_line(report.as_dict())
-        else:
-            for prefix, lines in (("OK  ", report.ok), ("NOTE", report.notes), ("FAIL", report.problems)):
-                for line in lines:
-                    click.echo(f"{prefix} {line}")
-            click.echo(report.verdict_line())
-        sys.exit(report.exit_status)
+def _print_report(report, as_json: bool) -> None:
+    """The report's lines and verdict (or one JSON line), then exit with the verdict's status."""
+    if as_json:
+        print_json_line(report.as_dict())
+    else:
+        for prefix, lines in (("OK  ", report.ok), ("NOTE", report.notes), ("FAIL", report.problems)):
+            for line in lines:
+                click.echo(f"{prefix} {line}")
+        click.echo(report.verdict_line())
+    sys.exit(report.exit_status)
 
 
-    @click.command()
-    @click.argument("bundle", required=False, type=click.Path(path_type=Path))
-    @click.option("--key", "keys_given", multiple=True, metavar="PUB",
-                  help="The signer's public key, obtained separately: a .pub file or its base64 line "
-                       "(`nigran keys show`). Repeatable. Only a pinned key makes a bundle VALID.")
-    @click.option("--trusted-keys", type=click.Path(path_type=Path, dir_okay=False),
-                  help="File of trusted signer keys: base64 key lines or .pub files one after another, "
-                       "# comments (default $NIGRAN_HOME/trusted_keys, when it exists).")
-    @click.option("--tsa-roots", type=click.Path(path_type=Path, dir_okay=False),
-                  help="PEM file of trusted TSA roots (default $NIGRAN_TSA_ROOTS, else the bundle's own, with a note).")
-    @click.option("--db", "db_url", is_flag=False, flag_value="", default=None, metavar="[URL]",
+@click.command()
+@click.argument("bundle", required=False, type=click.Path(path_type=Path))
+@click.option("--key", "keys_given", multiple=True, metavar="PUB",
+              help="The signer's public key, obtained separately: a .pub file or its base64 line "
+                   "(`nigran keys show`). Repeatable. Only a pinned key makes a bundle VALID.")
+@click.option("--trusted-keys", type=click.Path(path_type=Path, dir_okay=False),
+              help="File of trusted signer keys: base64 key lines or .pub files one after another, "
+                   "# comments (default $NIGRAN_HOME/trusted_keys, when it exists).")
+@click.option("--tsa-roots", type=click.Path(path_type=Path, dir_okay=False),
+              help="PEM file of trusted TSA roots (default $NIGRAN_TSA_ROOTS, else the bundle's own, with a note).")
+@setting_option("NIGRAN_DB", "db_url", envvar=None, is_flag=False, flag_value="", default=None, metavar="[URL]",
                   help="Verify the database instead: custody chain and checkpoints, WARC digests, body files "
-                       "(URL optional).")
-    @click.option("--quick", is_flag=True, help="With --db: do not re-hash the body files.")
-    @json_option
-    def verify(bundle, keys_given, trusted_keys, tsa_roots, db_url, quick, as_json):
-        """Verify an evidence bundle (zip or folder) offline, or with --db the local evidence store.
+                     "(URL optional).")
+@click.option("--quick", is_flag=True, help="With --db: do not re-hash the body files.")
+@json_option
+def verify(bundle, keys_given, trusted_keys, tsa_roots, db_url, quick, as_json):
+    """Verify an evidence bundle (zip or folder) offline, or with --db the local evidence store.
 
-        A bundle is VALID only when it is intact and signed by a pinned key (--key, --trusted-keys);
-        intact but signed by a key not pinned, it is UNVERIFIED and names that key's id.
+    A bundle is VALID only when it is intact and signed by a pinned key (--key, --trusted-keys);
+    intact but signed by a key not pinned, it is UNVERIFIED and names that key's id.
 
-        Exit status: 0 valid, 1 invalid (prints what failed), 2 unreadable or refused,
-        4 unverified (intact, signed by an unpinned key).
-        """
-        if db_url is not None:
-            from storage.evidence.store_verify import verify_store
+    Exit status: 0 valid, 1 invalid (prints what failed), 2 unreadable or refused,
+    4 unverified (intact, signed by an unpinned key).
+    """
+    if db_url is not None:
+        from storage.evidence.store_verify import verify_store
 
-            _print_report(verify_store(open_db(db_url), data_home(), quick=quick), as_json)
-        if quick:
-            fail("--quick applies to --db only", 2)
-        if bundle is None:
-            fail("give a BUNDLE to verify, or --db", 2)
-        from storage.evidence import keys, timestamp
-        from storage.evidence.bundle_verify import Unreadable, verify_bundle
-        from storage.evidence.minisign import SignatureError
-        from storage.evidence.verdict import EXIT_STATUS, UNREADABLE, unreadable
+        _print_report(verify_store(open_db(db_url), data_home(), quick=quick), as_json)
+    if quick:
+        fail("--quick applies to --db only", 2)
+    if bundle is None:
+        fail("give a BUNDLE to verify, or --db", 2)
+    from storage.evidence.bundle_verify import Unreadable, verify_pinned
+    from storage.evidence.minisign import SignatureError
+    from storage.evidence.timestamp import TimestampError
+    from storage.evidence.verdict import EXIT_STATUS, UNREADABLE, unreadable
 
-        try:
-            trusted = keys.pinned_keys(keys_given, trusted_keys)
-            roots = timestamp.load_roots(tsa_roots) or None
-            report = verify_bundle(bundle, trusted=trusted, tsa_roots=roots)
-        except (OSError, SignatureError, timestamp.TimestampError) as exc:
-            fail(str(exc), EXIT_STATUS[UNREADABLE])
-        except Unreadable as exc:
-            if as_json:
-                print_json_line(unreadable(str(exc)))
-            fail(str(exc), EXIT_STATUS[UNREADABLE])
-        _print_report(report, as_json)
-
-
-    @click.group("keys")
-    def keys_group():
-        """The evidence signing key."""
-
-
-    @keys_group.command("show")
-    @json_option
-    def keys_show(as_json):
-        """Print the signing public key and its fingerprint (the key is created on first use)."""
-        from storage.evidence import keys
-
-        public = keys.public_key()
-        info = {**keys.describe(public), "public_key_file": str(keys.key_paths()[1])}
+    try:
+        report = verify_pinned(bundle, keys_given=keys_given, trusted_keys=trusted_keys, tsa_roots=tsa_roots)
+    except (OSError, SignatureError, TimestampError) as exc:
+        fail(str(exc), EXIT_STATUS[UNREADABLE])
+    except Unreadable as exc:
         if as_json:
-            print_json_line(info)
-            return
-        click.echo(f"key id (fingerprint): {info['key_id']}\npublic key: {info['public_key']}\n"
-                   f"file: {info['public_key_file']}\nverify with: nigran verify BUNDLE --key {info['public_key']}\n"
-                   f"         or: minisign -Vm FILE -P {info['public_key']}")
+            print_json_line(unreadable(str(exc)))
+        fail(str(exc), EXIT_STATUS[UNREADABLE])
+    _print_report(report, as_json)
 
 
-    return [export, verify, keys_group]
+@click.group("keys")
+def keys_group():
+    """The evidence signing key."""
 
 
-def register(main: click.Group) -> None:
-    """Add the evidence commands to the `nigran` group."""
-    for command in _commands(sys.modules[main.callback.__module__]):
-        main.add_command(command)
+@keys_group.command("show")
+@json_option
+def keys_show(as_json):
+    """Print the signing public key and its fingerprint (the key is created on first use)."""
+    from storage.evidence import keys
+
+    public = keys.public_key()
+    info = {**keys.describe(public), "public_key_file": str(keys.key_paths()[1])}
+    if as_json:
+        print_json_line(info)
+        return
+    click.echo(f"key id (fingerprint): {info['key_id']}\npublic key: {info['public_key']}\n"
+               f"file: {info['public_key_file']}\nverify with: nigran verify BUNDLE --key {info['public_key']}\n"
+               f"         or: minisign -Vm FILE -P {info['public_key']}")
+
+
+COMMANDS = (export, verify, keys_group)

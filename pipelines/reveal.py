@@ -3,6 +3,7 @@ and record who asked in the reveal audit."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
@@ -14,7 +15,9 @@ from pipelines.extraction import extract, find_identifiers
 from spiders.text import html_to_text
 from storage import queries
 from storage.bodies import BodyStore
+from storage.db import Database
 from storage.evidence.custody import record_reveal
+from storage.home import data_home
 from storage.models import Capture, Offer
 from storage.privacy import identifier_hmac
 
@@ -90,3 +93,15 @@ def reveal_offers(session: Session, offers: list[Offer], bodies: BodyStore, *, o
     if offers:
         record_reveal(session, operator, [o.id for o in offers])
     return result
+
+
+def list_offers(db: Database, *, since: datetime | None = None, category: str | None = None,
+                sources: tuple[str, ...] = (), reveal_for: str | None = None, max_size: int) -> Revealed:
+    """The offers `nigran offers` lists, newest first: masked, or, for the operator `reveal_for`, raw where the
+    evidence in the data home allows (and the reveal audited)."""
+    with db.session() as session:
+        selected = list(queries.offers(session, since=since, category=category, sources=sources))
+        if reveal_for is None:
+            return Revealed([queries.offer_dict(o) for o in selected])
+        return reveal_offers(session, selected, BodyStore(data_home() / "bodies"), operator=reveal_for,
+                             max_size=max_size)

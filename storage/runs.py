@@ -14,9 +14,12 @@ from pathlib import Path
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Capture, Post, Run
+from storage.db import Database
+from storage.models import Alert, Capture, Post, Run
+from storage.utc import iso
 
 PROC = Path("/proc")
+TOTALS = ("pages", "captures", "posts", "offers_new", "offers_updated", "errors")
 DIED = "process died (killed or crashed); counts are those of the captures it stored"
 
 
@@ -65,3 +68,26 @@ def stored_counts(session: Session, run_id: int) -> tuple[dict[str, dict[str, in
     sources = {name: {"pages": int(pages or 0), "captures": captures, "posts": posts.get(name, 0)}
                for name, pages, captures, _ in rows}
     return sources, max((last for *_, last in rows), default=None)
+
+
+def run_history(db: Database, limit: int | None = None, trigger: str | None = None) -> list[dict]:
+    """The newest `limit` runs (all when None or 0), optionally of one trigger, as `nigran runs --json` shows them:
+    totals, per-source reports and alert counts. Dead runs of this host are closed first (`close_dead_runs`)."""
+    with db.session() as session:
+        close_dead_runs(session)
+        stmt = select(Run).order_by(Run.id.desc())
+        if trigger:
+            stmt = stmt.where(Run.trigger == trigger)
+        selected = list(session.scalars(stmt.limit(limit or None)))
+        alerts = dict(session.execute(select(Alert.run_id, func.count())
+                                      .where(Alert.run_id.in_([r.id for r in selected])).group_by(Alert.run_id)).all())
+    rows = []
+    for run in selected:
+        sources = {name: {k: v for k, v in report.items() if k != "source"}
+                   for name, report in (run.stats or {}).get("sources", {}).items()}
+        rows.append({"id": run.id, "trigger": run.trigger, "started_at": iso(run.started_at),
+                     "ended_at": iso(run.ended_at), "status": run.status, "exit_code": run.exit_code,
+                     "host": run.host, "pid": run.pid,
+                     **{k: sum(int(r.get(k) or 0) for r in sources.values()) for k in TOTALS},
+                     "alerts": alerts.get(run.id, 0), "sources": sources, "log": (run.stats or {}).get("log")})
+    return rows

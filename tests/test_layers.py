@@ -47,3 +47,12 @@ def test_components_reach_shared_state_through_the_runtime_not_the_crawler():
     offending = [f"{path.relative_to(REPO)}:{n}" for top in CODE for path in modules(top)
                  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert offending == []
+
+
+def test_no_module_reaches_a_sibling_through_sys_modules():
+    """Modules import what they use; none looks another up in sys.modules (the old CLI registration did)."""
+    offending = [f"{path.relative_to(REPO)}:{node.lineno}" for top in CODE for path in modules(top)
+                 for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                 if isinstance(node, ast.Attribute) and node.attr == "modules"
+                 and isinstance(node.value, ast.Name) and node.value.id == "sys"]
+    assert offending == []

@@ -32,7 +32,7 @@ from typing import Callable, Iterator
 
 from cryptography import x509
 
-from storage.evidence import custody, minisign, timestamp
+from storage.evidence import custody, keys, minisign, timestamp
 from storage.evidence.merkle import verify_inclusion
 from storage.evidence.verdict import Report
 from storage.evidence.warc import iter_records
@@ -674,3 +674,12 @@ def verify_bundle(path: Path, *, trusted: list[minisign.PublicKey] | None = None
     except OSError as exc:
         raise Unreadable(f"{path}: {exc}") from None
     return report
+
+
+def verify_pinned(path: Path, *, keys_given: tuple[str, ...] = (), trusted_keys: Path | None = None,
+                  tsa_roots: Path | None = None) -> Report:
+    """`nigran verify BUNDLE`: verify against the keys given (.pub files or base64 lines) and the trusted-keys
+    file, with the TSA roots of `tsa_roots` (default: the configured ones, else the bundle's own).
+    OSError, SignatureError or TimestampError when a key or root file cannot be used; Unreadable as verify_bundle."""
+    trusted = keys.pinned_keys(keys_given, trusted_keys)
+    return verify_bundle(path, trusted=trusted, tsa_roots=timestamp.load_roots(tsa_roots) or None)

@@ -1,0 +1,108 @@
+"""What the `nigran` commands share: the console, error exit, database opening, JSON lines, option decorators."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from config.registry import SETTINGS
+from config.schema import DEFAULT_SOURCES, ConfigError, load_sources, select
+from crawler.terminal import SafeConsole, say
+from storage.db import Database, DatabaseError
+from storage.home import default_db_url
+
+CATEGORIES = ("cnic", "sim", "call_logs", "travel")
+out = SafeConsole(width=None if sys.stdout.isatty() else 200)
+
+
+def fail(message: str, code: int = 1):
+    """One line on stderr (line breaks in `message` become spaces), then exit with `code`."""
+    say(f"nigran: error: {' '.join(str(message).splitlines())}", err=True)
+    sys.exit(code)
+
+
+def iso_datetime(value: str | None) -> datetime | None:
+    """An ISO-8601 date or time as an aware UTC datetime (naive means UTC); None stays None."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO-8601 date or time: {value!r}") from None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def open_db(url: str | None) -> Database:
+    """The database at `url` (default: the data home's), or exit 1 when it cannot be opened."""
+    try:
+        return Database(url or default_db_url())
+    except DatabaseError as exc:
+        fail(str(exc))
+
+
+def load_or_exit(path: Path, names: tuple[str, ...] = ()):
+    """The enabled sources of the file (or the named ones), or exit 2 when the file is invalid."""
+    try:
+        return select(load_sources(path), names)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+
+
+def print_json_line(obj) -> None:
+    """`obj` as one line of JSON on stdout (non-JSON values as their str)."""
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def print_json_lines(rows) -> None:
+    """One JSON line per row."""
+    for row in rows:
+        print_json_line(row)
+
+
+def table(title: str, columns: tuple[str, ...], rows) -> Table:
+    """A table of folded columns; None cells show as '-'."""
+    result = Table(title=title)
+    for col in columns:
+        result.add_column(col, overflow="fold")
+    for row in rows:
+        result.add_row(*("-" if v is None else str(v) for v in row))
+    return result
+
+
+def print_summary(result, as_json: bool) -> None:
+    """A crawl's per-source report: a table, or one JSON line."""
+    if as_json:
+        print_json_line(result.as_dict())
+        return
+    summary = Table(title=f"Run {result.run_id}")
+    for col in ("source", "status", "pages", "captures", "posts", "new offers", "updated offers", "errors"):
+        summary.add_column(col, justify="left" if col in ("source", "status") else "right")
+    for r in result.reports:
+        summary.add_row(r.source, "ok" if r.ok else f"failed ({r.failure})",
+                        *map(str, (r.pages, r.captures, r.posts, r.offers_new, r.offers_updated, r.errors)),
+                        style=None if r.ok else "red")
+    out.print(summary)
+
+
+def setting_option(name: str, dest: str, help: str | None = None, **kwargs):
+    """The click option of a registered setting (config/registry.py): its flag, its variable, its help
+    (or `help`, naming the variable itself)."""
+    setting = SETTINGS[name]
+    if help is None:
+        default = f"; default: {setting.default}" if setting.default and "default" not in kwargs else ""
+        help = f"{setting.help[0].upper()}{setting.help[1:]} (env {name}{default})."
+    return click.option(setting.flag, dest, **{"envvar": name, **kwargs}, help=help)
+
+
+db_option = setting_option("NIGRAN_DB", "db_url")
+sources_option = setting_option("NIGRAN_SOURCES", "sources_path", type=click.Path(path_type=Path),
+                                default=DEFAULT_SOURCES, show_default=True)
+tor_socks_option = setting_option("NIGRAN_TOR_SOCKS", "tor_socks")
+tor_control_option = setting_option("NIGRAN_TOR_CONTROL", "tor_control")
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+verbose_option = click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's INFO log on stderr.")
+source_filter_option = click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
