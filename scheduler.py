@@ -32,13 +32,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 
-from config.alerts import AlertsFile
-from config.schema import Source
-from crawler.alerts import process
-from storage.db import Database
-from storage.locks import operation_lock
-from storage.models import Run, utcnow
-from storage.utc import iso
+from nigran.config.alerts import AlertsFile
+from nigran.config.schema import Source
+from nigran.crawler.alerts import process
+from nigran.storage.db import Database
+from nigran.storage.locks import operation_lock
+from nigran.storage.models import Run, utcnow
+from nigran.storage.utc import iso
 
 log = logging.getLogger("nigran.scheduler")
 JOB_FUNC = "scheduler:run_scheduled_crawl"
@@ -166,7 +166,7 @@ class CrawlRunner:
     def _crawl(self, source: str, sources_path: str, why: str) -> None:
         log.info("job %s (%s): crawling in a child process", source, why)
         started, clock = utcnow(), time.monotonic()
-        command = [sys.executable, "-m", "crawler.cli", "crawl", "--trigger", "scheduled", "--json",
+        command = [sys.executable, "-m", "nigran.crawler.cli", "crawl", "--trigger", "scheduled", "--json",
                    "--sources", sources_path, "--source", source]
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  start_new_session=True, env={**os.environ, "NIGRAN_DB": self.db.url})

@@ -70,12 +70,12 @@ CHILD = r"""
 import json, sys, time
 from pathlib import Path
 from scrapy.crawler import CrawlerProcess
-from config.schema import Source
-from crawler.crawl import scrapy_settings
-from crawler.runtime import Services
-from spiders.site import SiteSpider
-from storage.db import Database
-from storage.recorder import Recorder
+from nigran.config.schema import Source
+from nigran.crawler.crawl import scrapy_settings
+from nigran.crawler.runtime import Services
+from nigran.spiders.site import SiteSpider
+from nigran.storage.db import Database
+from nigran.storage.recorder import Recorder
 
 url, pages, mode, home = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
 source = Source(name="bench", via="direct", start_urls=[url], max_depth=50, max_pages=pages, concurrency=16)
@@ -86,7 +86,7 @@ overrides = {"CONCURRENT_REQUESTS": 32}
 if mode == "baseline":
     overrides.update(ITEM_PIPELINES={}, DOWNLOADER_MIDDLEWARES={
         "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
-        "crawler.middlewares.RouteMiddleware": 80})
+        "nigran.crawler.middlewares.RouteMiddleware": 80})
 process = CrawlerProcess(scrapy_settings(Services(recorder, run_id), overrides))
 crawler = process.create_crawler(SiteSpider.for_source(source))
 process.crawl(crawler)

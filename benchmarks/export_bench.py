@@ -25,8 +25,8 @@ WORDS = "CNIC copy SIM owner details call record travel history rabta karein pri
 
 
 def fill(home: Path, captures: int, body_kb: int) -> None:
-    from storage.db import Database
-    from storage.recorder import OfferData, Recorder
+    from nigran.storage.db import Database
+    from nigran.storage.recorder import OfferData, Recorder
 
     recorder = Recorder(Database(f"sqlite:///{home / 'nigran.db'}"), home / "bodies", operator="bench")
     run = recorder.start_run("bench")
@@ -50,7 +50,7 @@ def fill(home: Path, captures: int, body_kb: int) -> None:
 
 def timed(args: list[str], env: dict) -> tuple[float, float, str]:
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "nigran.crawler", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     out = proc.stdout.read().decode() + proc.stderr.read().decode()

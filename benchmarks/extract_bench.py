@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelines.extraction import extract  # noqa: E402
+from nigran.pipelines.extraction import extract  # noqa: E402
 
 DEFAULT_CORPUS = "../shared/corpus/dev.jsonl"
 SET_FIELDS = ("categories", "identifiers", "prices", "contacts")

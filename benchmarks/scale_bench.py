@@ -211,14 +211,14 @@ def measure(setup: Setup, redis_url: str, admin_url: str) -> Measurement:
         for i, env in enumerate(setup.worker_envs):
             home = Path(tmp, f"worker{i}")
             home.mkdir()
-            workers.append(children.start(f"worker{i}", [sys.executable, "-m", "crawler", "worker", "--redis",
+            workers.append(children.start(f"worker{i}", [sys.executable, "-m", "nigran.crawler", "worker", "--redis",
                                                          redis_url, "--wait", "300"], {**env, "NIGRAN_HOME": str(home)}))
         wait_connected(frontier, len(workers), workers, children)
         home = Path(tmp, "coordinator")
         home.mkdir()
         idle_cpu = [cpu_seconds(w.pid) for w in workers]
         started = time.perf_counter()
-        argv = [sys.executable, "-m", "crawler", "crawl", "--sources", str(sources), "--db", db_url, "--json"]
+        argv = [sys.executable, "-m", "nigran.crawler", "crawl", "--sources", str(sources), "--db", db_url, "--json"]
         if workers:
             argv += ["--workers", redis_url]
         coordinator = children.start("coordinator", argv, {"NIGRAN_HOME": str(home)})

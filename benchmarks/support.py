@@ -21,12 +21,12 @@ CHILD = r"""
 import json, sys, time
 from pathlib import Path
 from scrapy.crawler import CrawlerProcess
-from config.schema import Source
-from crawler.crawl import scrapy_settings
-from crawler.runtime import Services
-from spiders.loader import spider_class
-from storage.db import Database
-from storage.recorder import Recorder
+from nigran.config.schema import Source
+from nigran.crawler.crawl import scrapy_settings
+from nigran.crawler.runtime import Services
+from nigran.spiders.loader import spider_class
+from nigran.storage.db import Database
+from nigran.storage.recorder import Recorder
 
 source, overrides, home = Source(**json.loads(sys.argv[1])), json.loads(sys.argv[2]), Path(sys.argv[3])
 db_url = f"sqlite:///{home / 'bench.db'}"

@@ -46,7 +46,7 @@ def crawl(net: PrivateTorNetwork, onion: str, pages: int, split: int, workdir: P
     env = {**os.environ, "NIGRAN_HOME": str(home), "NIGRAN_TOR_SOCKS": f"127.0.0.1:{net.socks_port}",
            "NIGRAN_TOR_CONTROL": f"127.0.0.1:{net.control_port}"}
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "crawler", "crawl", "--sources", str(path), "--json",
+    result = subprocess.run([sys.executable, "-m", "nigran.crawler", "crawl", "--sources", str(path), "--json",
                              "--db", f"sqlite:///{home / 'n.db'}"], cwd=REPO, env=env, capture_output=True)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:

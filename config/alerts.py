@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from config.errors import ConfigError, quote
-from config.schema import SLUG
-from config.yamlsafe import read_yaml
+from nigran.config.errors import ConfigError, quote
+from nigran.config.schema import SLUG
+from nigran.config.yamlsafe import read_yaml
 
 DEFAULT_ALERTS = Path("config/alerts.yaml")
 CATEGORY = Literal["cnic", "sim", "call_logs", "travel"]

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from config.errors import ConfigError, quote
-from config.hosts import BadHost, canonical_host, in_scope, is_onion
-from config.yamlsafe import read_yaml
+from nigran.config.errors import ConfigError, quote
+from nigran.config.hosts import BadHost, canonical_host, in_scope, is_onion
+from nigran.config.yamlsafe import read_yaml
 
 DEFAULT_SOURCES = Path("config/sources.yaml")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

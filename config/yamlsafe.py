@@ -12,7 +12,7 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent, CollectionStartEvent
 
-from config.errors import ConfigError
+from nigran.config.errors import ConfigError
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32

@@ -1,4 +1,4 @@
-"""`python -m crawler` runs the nigran command line (the same as the `nigran` script)."""
-from crawler.cli import main
+"""`python -m nigran.crawler` runs the nigran command line (the same as the `nigran` script)."""
+from nigran.crawler.cli import main
 
 main()

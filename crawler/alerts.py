@@ -25,12 +25,13 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from config.alerts import AlertsFile, Email, Rule, Webhook
-from pipelines.extraction import find_identifiers
-from storage.db import Database
-from storage.models import Alert, AlertDelivery, AlertScan, Capture, Offer, OfferIdentifier, Post, Run, Watch, utcnow
-from storage.privacy import identifier_hmac, mask
-from storage.utc import iso
+from nigran.config.alerts import AlertsFile, Email, Rule, Webhook
+from nigran.pipelines.extraction import find_identifiers
+from nigran.storage.db import Database
+from nigran.storage.models import (Alert, AlertDelivery, AlertScan, Capture, Offer, OfferIdentifier, Post, Run, Watch,
+                                   utcnow)
+from nigran.storage.privacy import identifier_hmac, mask
+from nigran.storage.utc import iso
 
 log = logging.getLogger("nigran.alerts")
 

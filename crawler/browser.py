@@ -25,9 +25,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from scrapy.exceptions import DownloadFailedError, DownloadTimeoutError, IgnoreRequest
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
-from crawler.download import DeadlineDownloadHandler, http_only
-from crawler.middlewares import route_of
-from crawler.runtime import Runtime
+from nigran.crawler.download import DeadlineDownloadHandler, http_only
+from nigran.crawler.middlewares import route_of
+from nigran.crawler.runtime import Runtime
 
 CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",  # containers have a small /dev/shm
@@ -47,7 +47,7 @@ class PageHung(Exception):
 def browser_settings() -> dict:
     """Scrapy settings of a `render: browser` source."""
     return {
-        "DOWNLOAD_HANDLERS": http_only("crawler.browser.BrowserDownloadHandler"),
+        "DOWNLOAD_HANDLERS": http_only("nigran.crawler.browser.BrowserDownloadHandler"),
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         # Playwright's own browser download cannot run here: the system Chromium, Debian's package.
         "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": shutil.which("chromium") or "/usr/bin/chromium",

@@ -8,17 +8,18 @@ import time
 
 import click
 
-from config.schema import ConfigError, load_sources
-from crawler import cli_evidence, cli_ops
-from crawler.cli_common import (CATEGORIES, db_option, fail, iso_datetime, json_option, load_or_exit, open_db, out,
-                                print_json_line, print_json_lines, print_summary, setting_option, source_filter_option,
-                                sources_option, table, tor_control_option, tor_socks_option, verbose_option)
-from crawler.terminal import say
-from storage.db import Database, DatabaseError
-from storage.home import default_db_url
+from nigran.config.schema import ConfigError, load_sources
+from nigran.crawler import cli_evidence, cli_ops
+from nigran.crawler.cli_common import (CATEGORIES, OneLineErrors, db_option, fail, iso_datetime, json_option,
+                                       load_or_exit, open_db, out, print_json_line, print_json_lines, print_summary,
+                                       setting_option, source_filter_option, sources_option, table, tor_control_option,
+                                       tor_socks_option, verbose_option)
+from nigran.crawler.terminal import say
+from nigran.storage.db import Database, DatabaseError
+from nigran.storage.home import default_db_url
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nigran")
 def main():
     """nigran watches where Pakistani citizens' personal data is sold, and keeps evidence of every offer."""
@@ -42,10 +43,10 @@ def crawl(sources_path, names, db_url, tor_socks, tor_control, as_json, verbose,
 
     Exit status: 0 every source ran, 1 some failed, 2 invalid configuration.
     """
-    from crawler.crawl import run_crawl
-    from crawler.frontier import FrontierError
-    from crawler.tor import TorConfig
-    from crawler.worker import coordinate
+    from nigran.crawler.crawl import run_crawl
+    from nigran.crawler.frontier import FrontierError
+    from nigran.crawler.tor import TorConfig
+    from nigran.crawler.worker import coordinate
 
     sources = load_or_exit(sources_path, names)
     if not sources:
@@ -80,9 +81,9 @@ def worker(redis_url, db_url, tor_socks, tor_control, wait, forever, verbose):
     Exit status: 0 the run was drained, 1 a source failed here (e.g. Tor lost), 3 no run came within --wait,
     130 stopped (its unfinished requests go back to the frontier for the others).
     """
-    from crawler.frontier import FrontierError
-    from crawler.tor import TorConfig
-    from crawler.worker import run_worker, wait_for_run
+    from nigran.crawler.frontier import FrontierError
+    from nigran.crawler.tor import TorConfig
+    from nigran.crawler.worker import run_worker, wait_for_run
 
     try:
         run = wait_for_run(redis_url, wait)
@@ -94,7 +95,7 @@ def worker(redis_url, db_url, tor_socks, tor_control, wait, forever, verbose):
     code = run_worker(redis_url, run, db_url=db_url, tor=TorConfig.from_env(tor_socks, tor_control), verbose=verbose)
     say(f"nigran worker: run {run.run_id} {'drained' if code == 0 else f'ended with exit status {code}'}", err=True)
     if forever and code in (0, 1):  # a fresh process for the next run: Scrapy's reactor cannot restart
-        os.execv(sys.executable, [sys.executable, "-m", "crawler", *sys.argv[1:]])
+        os.execv(sys.executable, [sys.executable, "-m", "nigran.crawler", *sys.argv[1:]])
     sys.exit(code)
 
 
@@ -102,8 +103,8 @@ def worker(redis_url, db_url, tor_socks, tor_control, wait, forever, verbose):
 @click.option("--keep-serving", is_flag=True, help="Keep the demo sites up after the crawl (Ctrl-C stops).")
 def demo(keep_serving):
     """Serve the bundled demo sites on 127.0.0.1, crawl them into a fresh database, show the offers."""
-    from crawler.demo.run import crawl_demo
-    from crawler.demo.server import DemoSites
+    from nigran.crawler.demo.run import crawl_demo
+    from nigran.crawler.demo.server import DemoSites
 
     with DemoSites() as sites:
         out.print(f"Demo sites: {', '.join(f'{k} {v}' for k, v in sites.urls.items())}")
@@ -148,8 +149,8 @@ def offers(db_url, since, category, sources, as_json, reveal, operator):
     """List offers and requests found, newest first.
 
     Exit status with --reveal: 1 when some identifier could not be re-read from the evidence."""
-    from crawler.settings import DOWNLOAD_MAXSIZE
-    from pipelines.reveal import list_offers
+    from nigran.crawler.settings import DOWNLOAD_MAXSIZE
+    from nigran.pipelines.reveal import list_offers
 
     listed = list_offers(open_db(db_url), since=iso_datetime(since), category=category, sources=sources,
                          reveal_for=operator if reveal else None, max_size=DOWNLOAD_MAXSIZE)
@@ -169,7 +170,7 @@ def reveals(db_url, as_json):
     """List the reveal audit, newest first: when, operator (as typed), OS user, host, offers.
 
     JSON fields: id, at, operator, os_user, host, offer_ids."""
-    from storage import queries
+    from nigran.storage import queries
 
     with open_db(db_url).session() as session:
         rows = [queries.reveal_dict(r) for r in queries.reveals(session)]
@@ -190,7 +191,7 @@ def posts(db_url, sources, since, as_json):
     """List stored posts, newest first."""
     from rich.table import Table
 
-    from storage import queries
+    from nigran.storage import queries
 
     with open_db(db_url).session() as session:
         rows = [queries.post_dict(p) for p in queries.posts(session, since=iso_datetime(since), sources=sources)]
@@ -213,7 +214,7 @@ def posts(db_url, sources, since, as_json):
 @click.option("--explain", is_flag=True, help="Add the cues behind each decision.")
 def extract(input_file, jsonl, reveal, explain):
     """Run offer extraction over text or HTML (a file, or - for standard input)."""
-    from pipelines.extraction.batch import BadRecord, extract_input
+    from nigran.pipelines.extraction.batch import BadRecord, extract_input
 
     try:
         print_json_lines(extract_input(input_file.read(), jsonl=jsonl, explain=explain, reveal=reveal))
@@ -230,7 +231,7 @@ def tor():
 
 def attached_tor(tor_socks, tor_control):
     """A control session on the tor given by the options, or exit (2 when none is given, 1 when unreachable)."""
-    from crawler.tor import TorConfig, TorError, open_tor
+    from nigran.crawler.tor import TorConfig, TorError, open_tor
 
     config = TorConfig.from_env(tor_socks, tor_control)
     if not config.control:
@@ -247,7 +248,7 @@ def attached_tor(tor_socks, tor_control):
 @json_option
 def tor_status(tor_socks, tor_control, as_json):
     """Tor version, bootstrap state, circuits in use per source, and whether the SOCKS port works."""
-    from crawler.tor import status
+    from nigran.crawler.tor import status
 
     session = attached_tor(tor_socks, tor_control)
     try:
@@ -271,7 +272,7 @@ def tor_status(tor_socks, tor_control, as_json):
 @tor_control_option
 def tor_newnym(source, tor_socks, tor_control):
     """Renew circuits: all of them (tor's NEWNYM, rate-limited by tor) or one source's."""
-    from crawler.tor import TorError, newnym
+    from nigran.crawler.tor import TorError, newnym
 
     session = attached_tor(tor_socks, tor_control)
     try:

@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from config.registry import SETTINGS
-from config.schema import DEFAULT_SOURCES, ConfigError, load_sources, select
-from crawler.terminal import SafeConsole, say
-from storage.db import Database, DatabaseError
-from storage.home import default_db_url
+from nigran.config.registry import SETTINGS
+from nigran.config.schema import DEFAULT_SOURCES, ConfigError, load_sources, select
+from nigran.crawler.terminal import SafeConsole, say
+from nigran.storage.db import Database, DatabaseError
+from nigran.storage.home import default_db_url
 
 CATEGORIES = ("cnic", "sim", "call_logs", "travel")
 out = SafeConsole(width=None if sys.stdout.isatty() else 200)
@@ -23,6 +23,23 @@ def fail(message: str, code: int = 1):
     """One line on stderr (line breaks in `message` become spaces), then exit with `code`."""
     say(f"nigran: error: {' '.join(str(message).splitlines())}", err=True)
     sys.exit(code)
+
+
+class OneLineErrors(click.Group):
+    """A command group whose usage errors (an unknown command or option, a bad value) are one line on stderr
+    and exit 2, as every other error of nigran is, instead of click's usage block."""
+
+    def main(self, *args, **kwargs):
+        try:
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.UsageError as exc:
+            see = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
+            fail(f"{exc.format_message()}{see}", exc.exit_code)
+        except click.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            fail("interrupted", 130)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def iso_datetime(value: str | None) -> datetime | None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from crawler.cli_common import (CATEGORIES, db_option, fail, iso_datetime, json_option, open_db, out, print_json_line,
-                                setting_option, source_filter_option)
-from storage.home import data_home
+from nigran.crawler.cli_common import (CATEGORIES, db_option, fail, iso_datetime, json_option, open_db, out,
+                                       print_json_line, setting_option, source_filter_option)
+from nigran.storage.home import data_home
 
 
 def _no_controls(_ctx, _param, value: str | None) -> str | None:
@@ -40,8 +40,8 @@ def export(out_path, as_dir, case, operator, since, until, sources, categories, 
 
     Exit status: 0 written, 1 nothing selected or the evidence could not be read, 2 bad usage.
     """
-    from pipelines.extraction import find_identifiers
-    from storage.evidence.export import ExportError, Selection, export_bundle
+    from nigran.pipelines.extraction import find_identifiers
+    from nigran.storage.evidence.export import ExportError, Selection, export_bundle
 
     db = open_db(db_url)
     selection = Selection(iso_datetime(since), iso_datetime(until), tuple(sources), tuple(categories),
@@ -102,17 +102,17 @@ def verify(bundle, keys_given, trusted_keys, tsa_roots, db_url, quick, as_json):
     4 unverified (intact, signed by an unpinned key).
     """
     if db_url is not None:
-        from storage.evidence.store_verify import verify_store
+        from nigran.storage.evidence.store_verify import verify_store
 
         _print_report(verify_store(open_db(db_url), data_home(), quick=quick), as_json)
     if quick:
         fail("--quick applies to --db only", 2)
     if bundle is None:
         fail("give a BUNDLE to verify, or --db", 2)
-    from storage.evidence.bundle_verify import Unreadable, verify_pinned
-    from storage.evidence.minisign import SignatureError
-    from storage.evidence.timestamp import TimestampError
-    from storage.evidence.verdict import EXIT_STATUS, UNREADABLE, unreadable
+    from nigran.storage.evidence.bundle_verify import Unreadable, verify_pinned
+    from nigran.storage.evidence.minisign import SignatureError
+    from nigran.storage.evidence.timestamp import TimestampError
+    from nigran.storage.evidence.verdict import EXIT_STATUS, UNREADABLE, unreadable
 
     try:
         report = verify_pinned(bundle, keys_given=keys_given, trusted_keys=trusted_keys, tsa_roots=tsa_roots)
@@ -134,7 +134,7 @@ def keys_group():
 @json_option
 def keys_show(as_json):
     """Print the signing public key and its fingerprint (the key is created on first use)."""
-    from storage.evidence import keys
+    from nigran.storage.evidence import keys
 
     public = keys.public_key()
     info = {**keys.describe(public), "public_key_file": str(keys.key_paths()[1])}

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from config.alerts import DEFAULT_ALERTS, AlertsFile, load_alerts
-from config.schema import ConfigError
-from crawler.cli_common import (db_option, fail, iso_datetime, json_option, load_or_exit, open_db, out,
-                                print_json_line, print_json_lines, print_summary, setting_option, sources_option,
-                                table, verbose_option)
-from crawler.terminal import SafeLogFormatter, say
+from nigran.config.alerts import DEFAULT_ALERTS, AlertsFile, load_alerts
+from nigran.config.schema import ConfigError
+from nigran.crawler.cli_common import (db_option, fail, iso_datetime, json_option, load_or_exit, open_db, out,
+                                       print_json_line, print_json_lines, print_summary, setting_option, sources_option,
+                                       table, verbose_option)
+from nigran.crawler.terminal import SafeLogFormatter, say
 
 alerts_option = setting_option("NIGRAN_ALERTS", "alerts_path", type=click.Path(path_type=Path))
 
@@ -48,7 +48,7 @@ def schedule():
 @db_option
 def schedule_add(source, cron, every, until, misfire_grace, sources_path, db_url):
     """Schedule crawls of a source (replacing its schedule). Exit status: 0, 2 invalid source or schedule."""
-    from scheduler import ScheduleError, add_schedule, job_dict, make_trigger, stored_jobs
+    from nigran.scheduler import ScheduleError, add_schedule, job_dict, make_trigger, stored_jobs
 
     load_or_exit(sources_path, (source,))
     try:
@@ -67,7 +67,7 @@ def schedule_add(source, cron, every, until, misfire_grace, sources_path, db_url
 @json_option
 def schedule_list(db_url, as_json):
     """List the schedules. JSON fields: source, schedule, origin, paused, next_run, misfire_grace, sources_file."""
-    from scheduler import job_dict, stored_jobs
+    from nigran.scheduler import job_dict, stored_jobs
 
     with stored_jobs(open_db(db_url)) as sched:
         rows = [job_dict(job) for job in sched.get_jobs()]
@@ -83,7 +83,7 @@ def change_schedule(verb: str, source: str, db_url: str | None) -> None:
     """Pause, resume or remove the schedule of `source` and say so; exit 1 when it has none."""
     from apscheduler.jobstores.base import JobLookupError
 
-    from scheduler import job_dict, stored_jobs
+    from nigran.scheduler import job_dict, stored_jobs
 
     with stored_jobs(open_db(db_url)) as sched:
         try:
@@ -125,7 +125,7 @@ def schedule_remove(source, db_url):
 
 def log_to_stderr() -> None:
     """Log INFO and above to stderr, in UTC, made safe for a terminal."""
-    from crawler.settings import LOG_DATEFORMAT, LOG_FORMAT
+    from nigran.crawler.settings import LOG_DATEFORMAT, LOG_FORMAT
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(SafeLogFormatter(LOG_FORMAT, LOG_DATEFORMAT))
@@ -148,8 +148,8 @@ def scheduler(sources_path, alerts_path, db_url, poll, job_timeout, stop_grace):
     (its run is marked interrupted). Exit status: 0 stopped, 1 database unreachable,
     2 invalid configuration, 3 another scheduler runs on this database.
     """
-    from scheduler import Options, serve
-    from storage.locks import LockHeld
+    from nigran.scheduler import Options, serve
+    from nigran.storage.locks import LockHeld
 
     sources = load_or_exit(sources_path)
     alerts = load_alerts_or_exit(alerts_path)
@@ -178,9 +178,9 @@ def sweep(sources_path, alerts_path, db_url, as_json, verbose, redis_url):
     Exit status: 0 every source ran, 1 some failed, 2 invalid configuration, 3 another sweep
     holds the lock, 130 stopped by SIGTERM/SIGINT (the run is marked interrupted).
     """
-    from crawler.frontier import FrontierError
-    from crawler.sweep import sweep as run_sweep
-    from storage.locks import LockHeld
+    from nigran.crawler.frontier import FrontierError
+    from nigran.crawler.sweep import sweep as run_sweep
+    from nigran.storage.locks import LockHeld
 
     sources = load_or_exit(sources_path)
     if not sources:
@@ -222,7 +222,7 @@ def runs(db_url, limit, trigger, as_json):
     offers_new, offers_updated, errors, alerts, sources {name: {pages, captures, posts, offers_new,
     offers_updated, errors, finish_reason, failure}}, log.
     """
-    from storage.runs import run_history
+    from nigran.storage.runs import run_history
 
     rows = run_history(open_db(db_url), limit, trigger)
     if as_json:
@@ -249,7 +249,7 @@ def watch():
 
 def show_watches(watches: list, as_json: bool, title: str = "watched identifiers") -> None:
     """Watched identifiers as a table, or JSON lines."""
-    from storage.utc import iso
+    from nigran.storage.utc import iso
 
     rows = [{"id": w.id, "type": w.type, "masked": w.masked, "label": w.label, "added_at": iso(w.added_at)}
             for w in watches]
@@ -269,7 +269,7 @@ def show_watches(watches: list, as_json: bool, title: str = "watched identifiers
 @json_option
 def watch_add(cnic, phone, passport, label, db_url, as_json):
     """Watch an identifier. Exit status: 0 added, 1 already watched, 2 invalid identifier."""
-    from crawler.alerts import AlreadyWatched, WatchError, add_watch
+    from nigran.crawler.alerts import AlreadyWatched, WatchError, add_watch
 
     given = [(kind, value) for kind, value in (("cnic", cnic), ("pk_mobile", phone), ("passport", passport)) if value]
     if len(given) != 1:
@@ -291,7 +291,7 @@ def watch_add(cnic, phone, passport, label, db_url, as_json):
 @json_option
 def watch_list(db_url, as_json):
     """List watched identifiers (masked). JSON fields: id, type, masked, label, added_at."""
-    from crawler.alerts import list_watches
+    from nigran.crawler.alerts import list_watches
 
     show_watches(list_watches(open_db(db_url)), as_json)
 
@@ -301,7 +301,7 @@ def watch_list(db_url, as_json):
 @db_option
 def watch_remove(watch_id, db_url):
     """Stop watching an identifier (by id, see `nigran watch list`). Exit status: 0, 1 no such id."""
-    from crawler.alerts import remove_watch
+    from nigran.crawler.alerts import remove_watch
 
     removed = remove_watch(open_db(db_url), watch_id)
     if removed is None:

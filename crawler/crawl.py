@@ -15,16 +15,16 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet import task
 
-from config.registry import scrapy_overrides
-from config.schema import Source
-from crawler import settings as default_settings
-from crawler.runtime import Services
-from crawler.terminal import SafeLogFormatter
-from crawler.tor import TorAccess, TorConfig, TorError, open_tor
-from spiders.loader import spider_class
-from storage.db import Database
-from storage.home import data_home, private_dir, private_file
-from storage.recorder import Recorder
+from nigran.config.registry import scrapy_overrides
+from nigran.config.schema import Source
+from nigran.crawler import settings as default_settings
+from nigran.crawler.runtime import Services
+from nigran.crawler.terminal import SafeLogFormatter
+from nigran.crawler.tor import TorAccess, TorConfig, TorError, open_tor
+from nigran.spiders.loader import spider_class
+from nigran.storage.db import Database
+from nigran.storage.home import data_home, private_dir, private_file
+from nigran.storage.recorder import Recorder
 
 log = logging.getLogger(__name__)
 STAT_KEYS = {

@@ -14,14 +14,14 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider
-from scrapy_redis.scheduler import Scheduler
 from scrapy.statscollectors import MemoryStatsCollector
+from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
-from crawler.failures import tor_refused
-from crawler.frontier import Frontier
-from crawler.runtime import Runtime
-from spiders.state import request_failed
+from nigran.crawler.failures import tor_refused
+from nigran.crawler.frontier import Frontier
+from nigran.crawler.runtime import Runtime
+from nigran.spiders.state import request_failed
 
 log = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}-{os.getpid()}"
@@ -38,7 +38,7 @@ class Distributed:
         settings.update({
             "REDIS_URL": settings["NIGRAN_FRONTIER"],
             "SCHEDULER": FrontierScheduler,
-            "SCHEDULER_QUEUE_CLASS": "crawler.frontier.LeasedQueue",
+            "SCHEDULER_QUEUE_CLASS": "nigran.crawler.frontier.LeasedQueue",
             "SCHEDULER_QUEUE_KEY": base + "requests",
             "SCHEDULER_DUPEFILTER_KEY": base + "dupefilter",
             "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",

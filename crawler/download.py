@@ -12,7 +12,7 @@ import asyncio
 from scrapy.core.downloader.handlers._httpx import HttpxDownloadHandler
 from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 
-HANDLER = "crawler.download.DeadlineDownloadHandler"
+HANDLER = "nigran.crawler.download.DeadlineDownloadHandler"
 # Scrapy also ships data:, file:, ftp: and s3: handlers. None of them can be routed through Tor, and file:
 # would turn the crawler's own files into "evidence": every scheme but http(s) has no handler at all.
 OTHER_SCHEMES = ("data", "file", "ftp", "s3")

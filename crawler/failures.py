@@ -7,9 +7,9 @@ from scrapy.exceptions import DownloadConnectionRefusedError, IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.runtime import Runtime
-from crawler.tor import TorError, check_socks
-from spiders.state import request_failed
+from nigran.crawler.runtime import Runtime
+from nigran.crawler.tor import TorError, check_socks
+from nigran.spiders.state import request_failed
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from scrapy_redis.queue import Base
 
-from config.schema import Source
+from nigran.config.schema import Source
 
 PREFIX = "nigran:"
 log = logging.getLogger(__name__)

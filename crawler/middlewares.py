@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 
-from config.hosts import canonical_url, is_onion, out_of_scope
-from crawler.runtime import Runtime
-from crawler.tor import TorError
-from storage.utc import retry_after
+from nigran.config.hosts import canonical_url, is_onion, out_of_scope
+from nigran.crawler.runtime import Runtime
+from nigran.crawler.tor import TorError
+from nigran.storage.utc import retry_after
 
 log = logging.getLogger(__name__)
 

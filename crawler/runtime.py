@@ -17,14 +17,14 @@ from typing import Any
 from scrapy import signals
 from twisted.internet import task
 
-from crawler.frontier import Frontier, connect
-from crawler.tor import TorAccess
-from pipelines.store import CrawlStore
-from spiders.state import SpiderState
-from storage.db import Database
-from storage.home import data_home, default_db_url
-from storage.queries import newest_message
-from storage.recorder import Recorder
+from nigran.crawler.frontier import Frontier, connect
+from nigran.crawler.tor import TorAccess
+from nigran.pipelines.store import CrawlStore
+from nigran.spiders.state import SpiderState
+from nigran.storage.db import Database
+from nigran.storage.home import data_home, default_db_url
+from nigran.storage.queries import newest_message
+from nigran.storage.recorder import Recorder
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Scrapy settings for nigran. Per-source values (delay, concurrency, depth) are set on each source's spider."""
-from crawler.download import http_only
+from nigran.crawler.download import http_only
 
 BOT_NAME = "nigran"
-SPIDER_LOADER_CLASS = "spiders.loader.SourceSpiderLoader"
+SPIDER_LOADER_CLASS = "nigran.spiders.loader.SourceSpiderLoader"
 SPIDER_MODULES = ["spiders"]
 NIGRAN_SOURCES = "config/sources.yaml"  # overridden by $NIGRAN_SOURCES and by `nigran crawl --sources`
 
@@ -35,28 +35,28 @@ DOWNLOADER_MIDDLEWARES = {
     # No proxy from the environment: every route is chosen explicitly by RouteMiddleware.
     "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
     # Before routing: no request outside http(s) and the source's domains is sent, redirect hops included.
-    "crawler.middlewares.ScopeMiddleware": 50,
-    "crawler.middlewares.RouteMiddleware": 80,
+    "nigran.crawler.middlewares.ScopeMiddleware": 50,
+    "nigran.crawler.middlewares.RouteMiddleware": 80,
     # Below HttpCompressionMiddleware (590), above RetryMiddleware (550): reads decoded pages, renews circuits.
-    "crawler.middlewares.BlockMiddleware": 560,
+    "nigran.crawler.middlewares.BlockMiddleware": 560,
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every response
     # (redirects and errors too) with its body exactly as received, before decompression.
-    "crawler.middlewares.EvidenceMiddleware": 950,
+    "nigran.crawler.middlewares.EvidenceMiddleware": 950,
     # Just below it: for `render: browser` pages, also keeps the rendered DOM and screenshot (crawler/browser.py).
-    "crawler.browser.BrowserEvidenceMiddleware": 940,
+    "nigran.crawler.browser.BrowserEvidenceMiddleware": 940,
 }
 EXTENSIONS = {
     # What the components share (recorder, run, Tor, frontier, page budget): Runtime.of(crawler).
-    "crawler.runtime.Runtime": 0,
+    "nigran.crawler.runtime.Runtime": 0,
     # Failed requests: one line each, and a source whose Tor died stops.
-    "crawler.failures.FailureReport": 10,
+    "nigran.crawler.failures.FailureReport": 10,
 }
 ITEM_PIPELINES = {
-    "pipelines.offers.ExtractionPipeline": 300,
-    "pipelines.store.StorePipeline": 500,
+    "nigran.pipelines.offers.ExtractionPipeline": 300,
+    "nigran.pipelines.store.StorePipeline": 500,
 }
 LOG_LEVEL = "INFO"
 # Items are personal data: logged by their ids, never their values (crawler/logformatter.py).
-LOG_FORMATTER = "crawler.logformatter.ItemRefLogFormatter"
+LOG_FORMATTER = "nigran.crawler.logformatter.ItemRefLogFormatter"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_DATEFORMAT = "%Y-%m-%dT%H:%M:%SZ"

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from config.alerts import AlertsFile
-from config.schema import Source
-from crawler.alerts import AlertSummary, process
-from storage.db import Database
-from storage.locks import operation_lock
-from storage.models import Run
+from nigran.config.alerts import AlertsFile
+from nigran.config.schema import Source
+from nigran.crawler.alerts import AlertSummary, process
+from nigran.storage.db import Database
+from nigran.storage.locks import operation_lock
+from nigran.storage.models import Run
 
 if TYPE_CHECKING:
-    from crawler.crawl import CrawlResult
+    from nigran.crawler.crawl import CrawlResult
 
 INTERRUPTED = 130  # exit status of a sweep stopped by SIGTERM or SIGINT, as its run records
 
@@ -50,8 +50,8 @@ def sweep(sources: list[Source], db: Database, alerts: AlertsFile, *, verbose: b
     the sweep at once, between database transactions. An interrupted sweep queues its alerts but leaves
     delivery to the next run. With `redis_url`, workers on that frontier crawl it (crawler/worker.py).
     """
-    from crawler.crawl import run_crawl  # Scrapy: only when crawling
-    from crawler.worker import coordinate
+    from nigran.crawler.crawl import run_crawl  # Scrapy: only when crawling
+    from nigran.crawler.worker import coordinate
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _interrupt)

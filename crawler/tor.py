@@ -19,8 +19,8 @@ import stem.process
 from stem import CircStatus, Signal, StreamStatus
 from stem.control import Controller, EventType
 
-from config.registry import env
-from storage.home import data_home
+from nigran.config.registry import env
+from nigran.storage.home import data_home
 
 log = logging.getLogger(__name__)
 USER_PREFIX = "nigran-"

@@ -14,15 +14,15 @@ from typing import Any
 
 from rich.console import Console
 
-from config.registry import env
-from config.schema import Source
-from crawler.crawl import CrawlResult, SourceReport, crawl_sources, finish, interrupted, open_log, open_run
-from crawler.distributed import WORKER, Distributed
-from crawler.frontier import Frontier, FrontierError, RunInfo, connect
-from crawler.tor import TorConfig
-from storage.db import Database
-from storage.home import data_home
-from storage.recorder import Recorder
+from nigran.config.registry import env
+from nigran.config.schema import Source
+from nigran.crawler.crawl import CrawlResult, SourceReport, crawl_sources, finish, interrupted, open_log, open_run
+from nigran.crawler.distributed import WORKER, Distributed
+from nigran.crawler.frontier import Frontier, FrontierError, RunInfo, connect
+from nigran.crawler.tor import TorConfig
+from nigran.storage.db import Database
+from nigran.storage.home import data_home
+from nigran.storage.recorder import Recorder
 
 log = logging.getLogger(__name__)
 

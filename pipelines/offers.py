@@ -1,7 +1,7 @@
 """Item pipeline: run the extraction engine over each post."""
 from __future__ import annotations
 
-from pipelines.extraction import extract
+from nigran.pipelines.extraction import extract
 
 
 def post_text(item) -> str:

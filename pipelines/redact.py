@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.extraction import find_identifiers
-from storage import privacy
+from nigran.pipelines.extraction import find_identifiers
+from nigran.storage import privacy
 
 
 def redact(text: str | None) -> str | None:

@@ -11,15 +11,15 @@ from scrapy.http import Headers, TextResponse
 from scrapy.responsetypes import responsetypes
 from sqlalchemy.orm import Session
 
-from pipelines.extraction import extract, find_identifiers
-from spiders.text import html_to_text
-from storage import queries
-from storage.bodies import BodyStore
-from storage.db import Database
-from storage.evidence.custody import record_reveal
-from storage.home import data_home
-from storage.models import Capture, Offer
-from storage.privacy import identifier_hmac
+from nigran.pipelines.extraction import extract, find_identifiers
+from nigran.spiders.text import html_to_text
+from nigran.storage import queries
+from nigran.storage.bodies import BodyStore
+from nigran.storage.db import Database
+from nigran.storage.evidence.custody import record_reveal
+from nigran.storage.home import data_home
+from nigran.storage.models import Capture, Offer
+from nigran.storage.privacy import identifier_hmac
 
 
 class EvidenceError(ValueError):

@@ -7,8 +7,8 @@ from abc import ABC
 from datetime import datetime, timezone
 from functools import partial
 
-from pipelines.redact import redact, redact_all
-from storage.recorder import OfferData, Recorder, Sighting
+from nigran.pipelines.redact import redact, redact_all
+from nigran.storage.recorder import OfferData, Recorder, Sighting
 
 STORED_KINDS = ("offer", "request")
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from config.registry import env
-from config.schema import ConfigError, Source, load_sources
+from nigran.config.registry import env
+from nigran.config.schema import ConfigError, Source, load_sources
 
 log = logging.getLogger(__name__)
 
@@ -12,10 +12,10 @@ log = logging.getLogger(__name__)
 def spider_class(source: Source):
     """The spider class that crawls a source."""
     if source.kind == "telegram":
-        from spiders.telegram import TelegramSpider
+        from nigran.spiders.telegram import TelegramSpider
 
         return TelegramSpider.for_source(source)
-    from spiders.site import SiteSpider
+    from nigran.spiders.site import SiteSpider
 
     return SiteSpider.for_source(source)
 

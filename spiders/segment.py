@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from statistics import median
 
-from spiders.text import element_text
+from nigran.spiders.text import element_text
 
 SKIP = {"nav", "header", "footer", "aside", "script", "style", "noscript", "form", "select", "head"}
 MIN_SIBLINGS = 3

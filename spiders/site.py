@@ -9,13 +9,13 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
-from config.hosts import in_scope
-from config.schema import Source
-from spiders.items import PostItem
-from spiders.segment import segment
-from spiders.state import SpiderState, request_failed
-from spiders.text import element_text, parse_html
-from storage.utc import parse_utc
+from nigran.config.hosts import in_scope
+from nigran.config.schema import Source
+from nigran.spiders.items import PostItem
+from nigran.spiders.segment import segment
+from nigran.spiders.state import SpiderState, request_failed
+from nigran.spiders.text import element_text, parse_html
+from nigran.storage.utc import parse_utc
 
 
 def parse_when(value: str | None) -> datetime | None:
@@ -47,7 +47,7 @@ class SourceSpider(scrapy.Spider):
             "DOWNLOAD_TIMEOUT": source.timeout or (TOR_TIMEOUT if tor else DIRECT_TIMEOUT),
         }
         if source.render == "browser":
-            from crawler.browser import browser_settings
+            from nigran.crawler.browser import browser_settings
 
             settings.update(browser_settings())
         return settings

@@ -14,12 +14,12 @@ from scrapy.http import Response
 from scrapy.settings.default_settings import RETRY_HTTP_CODES
 from scrapy.utils.asyncio import sleep
 
-from config.schema import Source
-from spiders.items import PostItem
-from spiders.site import SourceSpider
-from spiders.state import SpiderState
-from spiders.telegram_markup import ChannelPage, TelegramMessage, is_preview_redirect, parse_page
-from storage.utc import retry_after
+from nigran.config.schema import Source
+from nigran.spiders.items import PostItem
+from nigran.spiders.site import SourceSpider
+from nigran.spiders.state import SpiderState
+from nigran.spiders.telegram_markup import ChannelPage, TelegramMessage, is_preview_redirect, parse_page
+from nigran.storage.utc import retry_after
 
 REDIRECTS = (301, 302, 303, 307, 308)
 

@@ -17,7 +17,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
-from storage.utc import parse_utc
+
+from nigran.storage.utc import parse_utc
 
 TELEGRAM = "https://t.me"
 State = Literal["ok", "empty", "no_posts"]

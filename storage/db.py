@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.home import default_db_url, private_file
+from nigran.storage.home import default_db_url, private_file
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from config.registry import env
+from nigran.config.registry import env
 
 
 def private_dir(path: Path) -> Path:

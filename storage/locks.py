@@ -17,9 +17,9 @@ from typing import Iterator
 
 from sqlalchemy import delete, text
 
-from storage.db import Database
-from storage.models import OperationLock, utcnow
-from storage.utc import utc_text
+from nigran.storage.db import Database
+from nigran.storage.models import OperationLock, utcnow
+from nigran.storage.utc import utc_text
 
 LOCK_CLASS = 7242019  # PostgreSQL advisory lock key space of nigran (first key); the second names the lock
 

@@ -15,8 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
-from config.registry import env
-from storage.home import data_home
+from nigran.config.registry import env
+from nigran.storage.home import data_home
 
 log = logging.getLogger("nigran.privacy")
 

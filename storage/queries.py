@@ -7,8 +7,8 @@ from typing import Any, Iterator
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Offer, Post, Reveal
-from storage.utc import iso
+from nigran.storage.models import Offer, Post, Reveal
+from nigran.storage.utc import iso
 
 
 def offers(session: Session, *, since: datetime | None = None, category: str | None = None,

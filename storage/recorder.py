@@ -11,15 +11,15 @@ from typing import Any, Callable
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.bodies import BodyStore
-from storage.db import Database
-from storage.evidence import custody, keys
-from storage.evidence.provenance import operator as default_operator
-from storage.evidence.warcstore import Pointer, RunWarcs
-from storage.models import Capture, CaptureArtifact, Offer, OfferIdentifier, Post, Run, utcnow
-from storage.privacy import identifier_hmac, identifier_key, mask
-from storage.runs import close_dead_runs, this_process
-from storage.utc import utc_text
+from nigran.storage.bodies import BodyStore
+from nigran.storage.db import Database
+from nigran.storage.evidence import custody, keys
+from nigran.storage.evidence.provenance import operator as default_operator
+from nigran.storage.evidence.warcstore import Pointer, RunWarcs
+from nigran.storage.models import Capture, CaptureArtifact, Offer, OfferIdentifier, Post, Run, utcnow
+from nigran.storage.privacy import identifier_hmac, identifier_key, mask
+from nigran.storage.runs import close_dead_runs, this_process
+from nigran.storage.utc import utc_text
 
 MASKED_CONTACTS = {"whatsapp"}  # phone numbers are personal data even when they are the seller's
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.db import Database
-from storage.models import Alert, Capture, Post, Run
-from storage.utc import iso
+from nigran.storage.db import Database
+from nigran.storage.models import Alert, Capture, Post, Run
+from nigran.storage.utc import iso
 
 PROC = Path("/proc")
 TOTALS = ("pages", "captures", "posts", "offers_new", "offers_updated", "errors")

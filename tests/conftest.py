@@ -43,7 +43,7 @@ def db_url(request, home) -> str:
 
 @pytest.fixture(scope="session")
 def demo_sites():
-    from crawler.demo.server import DemoSites
+    from nigran.crawler.demo.server import DemoSites
 
     with DemoSites() as sites:
         yield sites

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import inspect, text
 
-from config.alerts import load_alerts
-from config.schema import ConfigError
-from storage.db import Database
+from nigran.config.alerts import load_alerts
+from nigran.config.schema import ConfigError
+from nigran.storage.db import Database
 from tests.support.fixture_server import FixtureServer, Request
 from tests.support.ops import demo_sources_file
 from tests.support.run import REPO, nigran

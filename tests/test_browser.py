@@ -14,9 +14,9 @@ import yaml
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
-from storage.bodies import BodyStore
-from storage.db import Database
-from storage.models import Capture, Offer, Post
+from nigran.storage.bodies import BodyStore
+from nigran.storage.db import Database
+from nigran.storage.models import Capture, Offer, Post
 from tests.support.js_shop import JsShop, listings
 from tests.support.run import nigran
 

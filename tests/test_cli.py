@@ -9,16 +9,16 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from crawler.cli import main
-from tests.conftest import REPO, nigran
+from nigran.crawler.cli import main
 from tests.support.ops import demo_sources_file
+from tests.support.run import REPO, nigran
 
 CNIC_OFFER = "CNIC data for sale: 35202-1234567-1 and more, Rs 500 each, WhatsApp 0300-1234567"
 
 
 def run(*args: str, env: dict | None = None, input: str | bytes | None = None):
     """`nigran ARGS` in this process; stdout and stderr apart."""
-    return CliRunner().invoke(main, args, env=env, input=input)
+    return CliRunner().invoke(main, args, env=env, input=input, prog_name="nigran")
 
 
 def json_lines(result) -> list[dict]:
@@ -82,6 +82,12 @@ def test_db_env_and_flag_are_one_option_everywhere():
     (("sweep", "--sources", "{tmp}/none.yaml"), "no enabled source to sweep"),
     (("schedule", "add", "--source", "demo-paste", "--cron", "0 25 * * *", "--sources", "{tmp}/paste.yaml"), ""),
     (("schedule", "add", "--source", "nowhere", "--every", "1h", "--sources", "{tmp}/paste.yaml"), "nowhere"),
+    # click's own usage errors: one line too, naming the help to read
+    (("offers", "--since", "yesterday"), "not an ISO-8601 date or time: 'yesterday' (see: nigran offers --help)"),
+    (("offers", "--category", "shoes"), "'shoes' is not one of"),
+    (("crawl", "--no-such-flag"), "No such option '--no-such-flag'"),
+    (("no-such-command",), "No such command 'no-such-command'"),
+    (("watch", "add"), "Missing option '--label'"),
 ])
 def test_bad_input_exits_2_with_one_error_line(args, message, tmp_path, db, demo_sites, monkeypatch):
     monkeypatch.delenv("NIGRAN_TOR_CONTROL", raising=False)
@@ -184,10 +190,11 @@ def test_db_upgrade_and_keys_show(db):
     assert key["public_key"] in run("keys", "show").stdout
 
 
-@pytest.mark.parametrize("module, imported", [("crawler", True), ("crawler.cli", False)])
+@pytest.mark.parametrize("module, imported", [("nigran.crawler", True), ("nigran.crawler.cli", False)])
 def test_python_dash_m_runs_the_cli_and_imports_it_once(module, imported, home):
-    """Both entry points work; run as `-m crawler.cli` the module is __main__ and nothing imports it again."""
-    probe = ("import atexit, runpy, sys; atexit.register(lambda: print('crawler.cli' in sys.modules, file=sys.stderr)); "
+    """Both entry points work; run as `-m nigran.crawler.cli` the module is __main__ and nothing imports it again."""
+    probe = ("import atexit, runpy, sys; "
+             "atexit.register(lambda: print('nigran.crawler.cli' in sys.modules, file=sys.stderr)); "
              f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
     done = subprocess.run([sys.executable, "-c", probe, "keys", "show", "--json"], cwd=REPO, capture_output=True,
                           text=True)

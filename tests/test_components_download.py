@@ -10,11 +10,12 @@ on (pyproject.toml). If an upgrade changes what the handler does, these fail bef
 from __future__ import annotations
 
 import gzip
+
 import pytest
 from scrapy import Request
 from scrapy.utils.misc import build_from_crawler
 
-from crawler.download import DeadlineDownloadHandler
+from nigran.crawler.download import DeadlineDownloadHandler
 from tests.support.components import crawler_for, run_loop
 from tests.support.fixture_server import FixtureServer
 from tests.support.socks import SocksProxy

@@ -8,8 +8,8 @@ import time
 import pytest
 from scrapy import Request
 
-from crawler.distributed import Distributed, FrontierScheduler, FrontierStats, settle, worker_of
-from crawler.runtime import Runtime, Services
+from nigran.crawler.distributed import Distributed, FrontierScheduler, FrontierStats, settle, worker_of
+from nigran.crawler.runtime import Runtime, Services
 from tests.support.components import crawler_for, recorder_in
 
 SHOP = {"name": "shop", "via": "direct", "max_pages": 3}

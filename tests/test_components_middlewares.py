@@ -11,12 +11,12 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, Response
 from sqlalchemy import select
 
-from crawler.middlewares import (BlockMiddleware, EvidenceMiddleware, OutOfScope, RouteMiddleware, ScopeMiddleware,
-                                 TorUnavailable)
-from crawler.runtime import Services
-from crawler.tor import CircuitInfo, TorAccess, TorSession, socks_user
-from storage.models import Capture
-from storage.utc import retry_after
+from nigran.crawler.middlewares import (BlockMiddleware, EvidenceMiddleware, OutOfScope, RouteMiddleware,
+                                        ScopeMiddleware, TorUnavailable)
+from nigran.crawler.runtime import Services
+from nigran.crawler.tor import CircuitInfo, TorAccess, TorSession, socks_user
+from nigran.storage.models import Capture
+from nigran.storage.utc import retry_after
 from tests.support.components import crawler_for, recorder_in, run_loop
 
 ONION = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion"

@@ -12,13 +12,13 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from sqlalchemy import select
 from twisted.python.failure import Failure
 
-from crawler.failures import FailureReport
-from crawler.middlewares import TorUnavailable
-from crawler.runtime import Runtime, Services
-from crawler.tor import TorAccess, TorSession
-from spiders.state import request_failed
-from storage.db import Database
-from storage.models import Capture, Run
+from nigran.crawler.failures import FailureReport
+from nigran.crawler.middlewares import TorUnavailable
+from nigran.crawler.runtime import Runtime, Services
+from nigran.crawler.tor import TorAccess, TorSession
+from nigran.spiders.state import request_failed
+from nigran.storage.db import Database
+from nigran.storage.models import Capture, Run
 from tests.support.components import crawler_for, recorder_in, run_loop
 from tests.support.socks import SocksProxy
 

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from config.schema import ConfigError, load_sources, select
+from nigran.config.schema import ConfigError, load_sources, select
 from tests.support.run import REPO, nigran
 
 

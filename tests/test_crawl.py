@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from crawler.demo import DEMO_DIR
-from storage.bodies import BodyStore
-from storage.db import Database
-from storage.evidence.custody import SOURCE_CONFIG_CHANGED
-from storage.models import Capture, CustodyEvent, Offer, OfferIdentifier, Post, Run
+from nigran.crawler.demo import DEMO_DIR
+from nigran.storage.bodies import BodyStore
+from nigran.storage.db import Database
+from nigran.storage.evidence.custody import SOURCE_CONFIG_CHANGED
+from nigran.storage.models import Capture, CustodyEvent, Offer, OfferIdentifier, Post, Run
 from tests.support.badsite import BadSite
 from tests.support.run import REPO, counts, demo_file, nigran, slow_crawl_with_posts, sources_file
 
@@ -123,7 +123,7 @@ def test_identifiers_are_stored_masked_and_revealed_only_from_evidence(tmp_path,
     db_bytes = b"".join(p.read_bytes() for p in home.glob("nigran.db*"))
     assert not any(v.encode() in db_bytes or v.replace("-", "").encode() in db_bytes for v in raw_cnics)
     with Database(db_url).session() as s:
-        from storage.models import Reveal
+        from nigran.storage.models import Reveal
 
         audit = s.scalars(select(Reveal)).all()
         assert len(audit) == 1 and audit[0].operator == "inspector-7" and len(audit[0].offer_ids) == len(revealed)

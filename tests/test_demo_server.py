@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import yaml
 
-from crawler.demo.server import SITE_NAMES, SITES_DIR, DemoSites, accepts_gzip
+from nigran.crawler.demo.server import SITE_NAMES, SITES_DIR, DemoSites, accepts_gzip
 
 DEMO_DIR = SITES_DIR.parent
 EXPECTED = json.loads((DEMO_DIR / "expected.json").read_text(encoding="utf-8"))
@@ -277,7 +277,7 @@ def test_given_ports_start_stop_and_restart():
 
 def test_module_serves_in_the_foreground():
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "crawler.demo.server"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "nigran.crawler.demo.server"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         urls = {}
@@ -383,7 +383,7 @@ def test_follow_selectors_reach_every_expected_page(demo):
 
 
 def test_sources_yaml_validates():
-    from config.schema import parse_sources
+    from nigran.config.schema import parse_sources
 
     urls = {"market": "http://127.0.0.1:8001/", "forum": "http://127.0.0.1:8002/",
             "paste": "http://127.0.0.1:8003/"}
@@ -401,8 +401,8 @@ def test_sources_yaml_validates():
 
 def test_paste_site_is_bare_and_segments_by_itself(crawled):
     """No classes or ids on the paste site; the generic segmenter gets one post per paste, none elsewhere."""
-    segment = pytest.importorskip("spiders.segment").segment
-    from spiders.text import parse_html
+    segment = pytest.importorskip("nigran.spiders.segment").segment
+    from nigran.spiders.text import parse_html
 
     pastes = {e["path"] for e in EXPECTED if e["site"] == "paste"}
     for path, resp in crawled["paste"].items():

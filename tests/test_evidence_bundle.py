@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.demo.config import demo_sources
-from storage.evidence import minisign
-from storage.evidence.bundle_verify import verify_bundle
+from nigran.crawler.demo.config import demo_sources
+from nigran.storage.evidence import minisign
+from nigran.storage.evidence.bundle_verify import verify_bundle
 from tests.support.run import REPO, nigran
 from tests.support.stores import rehash_listed
 

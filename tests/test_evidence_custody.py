@@ -5,9 +5,9 @@ import socket
 
 from sqlalchemy import delete, select, text, update
 
-from storage.evidence import custody, keys
-from storage.evidence.merkle import MerkleTree, verify_consistency
-from storage.models import CustodyEvent, CustodyHead
+from nigran.storage.evidence import custody, keys
+from nigran.storage.evidence.merkle import MerkleTree, verify_consistency
+from nigran.storage.models import CustodyEvent, CustodyHead
 from tests.support.run import nigran
 from tests.support.stores import make_store
 

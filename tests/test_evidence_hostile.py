@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from storage.evidence import bundle_verify
+from nigran.storage.evidence import bundle_verify
 from tests.support.run import nigran
 
 

@@ -4,14 +4,8 @@ import hashlib
 
 import pytest
 
-from storage.evidence.merkle import (
-    EMPTY_ROOT,
-    MerkleTree,
-    leaf_hash,
-    node_hash,
-    verify_consistency,
-    verify_inclusion,
-)
+from nigran.storage.evidence.merkle import (EMPTY_ROOT, MerkleTree, leaf_hash, node_hash, verify_consistency,
+                                            verify_inclusion)
 
 # Certificate Transparency reference data: eight entries and the tree heads of
 # their prefixes (sizes 0..8).

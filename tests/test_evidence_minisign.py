@@ -8,17 +8,8 @@ import subprocess
 
 import pytest
 
-from storage.evidence.minisign import (
-    PublicKey,
-    SecretKey,
-    SignatureError,
-    fingerprint,
-    generate_keypair,
-    read_public_key,
-    read_secret_key,
-    sign,
-    verify,
-)
+from nigran.storage.evidence.minisign import (PublicKey, SecretKey, SignatureError, fingerprint, generate_keypair,
+                                              read_public_key, read_secret_key, sign, verify)
 
 MINISIGN = shutil.which("minisign")
 needs_minisign = pytest.mark.skipif(

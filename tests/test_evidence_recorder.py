@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from storage.evidence import custody, keys
-from storage.evidence.warc import read_record, verify_warc
-from storage.models import Capture, CaptureArtifact, CustodyCheckpoint, CustodyEvent
+from nigran.storage.evidence import custody, keys
+from nigran.storage.evidence.warc import read_record, verify_warc
+from nigran.storage.models import Capture, CaptureArtifact, CustodyCheckpoint, CustodyEvent
 from tests.support.stores import PNG, make_store
 
 WARCIO = Path(sys.executable).parent / "warcio"

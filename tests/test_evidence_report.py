@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-from pipelines.extraction import find_identifiers
-from storage.evidence.export import Selection, export_bundle
+from nigran.pipelines.extraction import find_identifiers
+from nigran.storage.evidence.export import Selection, export_bundle
 from tests.support.fixture_server import FixtureServer, Request
 from tests.support.stores import PNG, make_store
 

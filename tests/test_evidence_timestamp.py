@@ -3,11 +3,12 @@ import subprocess
 
 import pytest
 
-from storage.evidence import minisign, timestamp
-from pipelines.extraction import find_identifiers
-from storage.evidence.export import Selection, export_bundle
+from nigran.pipelines.extraction import find_identifiers
+from nigran.storage.evidence import minisign, timestamp
+from nigran.storage.evidence.export import Selection, export_bundle
 from tests.support.run import nigran
 from tests.support.stores import make_store
+
 
 def test_tokens_verify_and_bad_ones_fail(tsa):
     roots = timestamp.load_roots(tsa["root"])

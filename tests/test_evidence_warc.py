@@ -11,14 +11,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from storage.evidence.warc import (
-    FIDELITY_NOTE,
-    WarcError,
-    WarcWriter,
-    iter_records,
-    read_record,
-    verify_warc,
-)
+from nigran.storage.evidence.warc import FIDELITY_NOTE, WarcError, WarcWriter, iter_records, read_record, verify_warc
 
 WARCIO = Path(sys.executable).parent / "warcio"
 FETCHED = datetime(2026, 3, 1, 12, 30, 45, 123456, tzinfo=timezone.utc)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.extraction import extract
+from nigran.pipelines.extraction import extract
 
 OFFERS = [
     # English

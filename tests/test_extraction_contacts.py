@@ -1,7 +1,7 @@
 """Contacts: how to reach the poster, and only the poster."""
 from __future__ import annotations
 
-from pipelines.extraction import extract
+from nigran.pipelines.extraction import extract
 
 ONION = "qdxfzcworfxyefjp5ofzk3qaz6r6royc77gb524ne5spo2fysvvdflyd.onion"
 SESSION = "05584941cfefc09f0a3e8edc6ce9354b5efe3f92c6689a0411a9eb0205147a5e1f"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.extraction import extract, find_identifiers
-from pipelines.redact import redact
+from nigran.pipelines.extraction import extract, find_identifiers
+from nigran.pipelines.redact import redact
 
 
 def values(text: str) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.extraction.normalize import normalize
+from nigran.pipelines.extraction.normalize import normalize
 
 
 @pytest.mark.parametrize("raw, expected", [

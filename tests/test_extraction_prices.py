@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.extraction import Price, extract
-from pipelines.extraction.normalize import normalize
-from pipelines.extraction.prices import find_prices
-from pipelines.extraction.volume import find_volume
+from nigran.pipelines.extraction import Price, extract
+from nigran.pipelines.extraction.normalize import normalize
+from nigran.pipelines.extraction.prices import find_prices
+from nigran.pipelines.extraction.volume import find_volume
 
 
 def prices(text: str) -> list[tuple[int | float, str]]:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pipelines.extraction import Cue, Extraction, Found, Price, extract, find_identifiers
+from nigran.pipelines.extraction import Cue, Extraction, Found, Price, extract, find_identifiers
 
 MB = 1 << 20
 EMPTY = {"kind": "other", "categories": [], "identifiers": [], "prices": [], "contacts": [], "volume": None}

@@ -3,18 +3,24 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 
 import pytest
+
 from tests.support.run import REPO
+
+
+def ours(*names: str) -> tuple[str, ...]:
+    return tuple(f"nigran.{name}" for name in names)
 
 
 CODE = ["config", "storage", "pipelines", "spiders", "crawler", "scheduler.py"]
 FORBIDDEN = {  # package -> the imports it must never make (a name or a name's prefix)
-    "config": ("storage", "pipelines", "spiders", "crawler", "scheduler"),
-    "storage": ("pipelines", "spiders", "crawler", "scheduler"),
-    "pipelines": ("crawler", "scheduler"),  # items and HTML-to-text are the spiders': pipelines may use them
-    "spiders": ("pipelines", "scheduler", "crawler.distributed", "crawler.tor", "crawler.frontier", "crawler.runtime",
-                "storage.models", "storage.db", "sqlalchemy"),
+    "config": ours("storage", "pipelines", "spiders", "crawler", "scheduler"),
+    "storage": ours("pipelines", "spiders", "crawler", "scheduler"),
+    "pipelines": ours("crawler", "scheduler"),  # items and HTML-to-text are the spiders': pipelines may use them
+    "spiders": (*ours("pipelines", "scheduler", "crawler.distributed", "crawler.tor", "crawler.frontier",
+                      "crawler.runtime", "storage.models", "storage.db"), "sqlalchemy"),
 }
 
 
@@ -56,3 +62,19 @@ def test_no_module_reaches_a_sibling_through_sys_modules():
                  if isinstance(node, ast.Attribute) and node.attr == "modules"
                  and isinstance(node.value, ast.Name) and node.value.id == "sys"]
     assert offending == []
+
+
+def test_nigran_code_imports_itself_only_as_nigran_dot_something():
+    """Installed top-level names are `nigran` only, so no other distribution's `config` or `storage` clashes."""
+    tops = {"config", "crawler", "spiders", "pipelines", "storage", "scheduler"}
+    everything = [*CODE, "tests", "benchmarks", "scripts"]
+    offending = [f"{path.relative_to(REPO)}: {name}" for top in everything for path in modules(top)
+                 for name in imports(path) if name.split(".")[0] in tops]
+    assert offending == []
+
+
+def test_every_package_folder_is_installed_under_nigran():
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {"nigran." + ".".join(init.parent.relative_to(REPO).parts) for top in CODE if top != "scheduler.py"
+               for init in (REPO / top).rglob("__init__.py")}
+    assert listed == {"nigran", *folders}

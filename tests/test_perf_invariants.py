@@ -9,15 +9,15 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from spiders import segment as seg
-from spiders.text import parse_html
-from storage import bodies as bodies_module
-from storage.bodies import BodyStore
-from storage.db import Database
-from storage.evidence.warc import WarcWriter, read_record, verify_warc
-from storage.models import Capture, Offer, OfferIdentifier, Post
-from storage.recorder import OfferData, Recorder
-from storage.privacy import identifier_hmac
+from nigran.spiders import segment as seg
+from nigran.spiders.text import parse_html
+from nigran.storage import bodies as bodies_module
+from nigran.storage.bodies import BodyStore
+from nigran.storage.db import Database
+from nigran.storage.evidence.warc import WarcWriter, read_record, verify_warc
+from nigran.storage.models import Capture, Offer, OfferIdentifier, Post
+from nigran.storage.privacy import identifier_hmac
+from nigran.storage.recorder import OfferData, Recorder
 
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
 

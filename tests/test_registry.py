@@ -5,12 +5,12 @@ import re
 
 import click
 
-from config.registry import SETTINGS
-from crawler.cli import main
-from crawler.crawl import scrapy_settings
-from crawler.runtime import Services
-from storage.db import Database
-from storage.recorder import Recorder
+from nigran.config.registry import SETTINGS
+from nigran.crawler.cli import main
+from nigran.crawler.crawl import scrapy_settings
+from nigran.crawler.runtime import Services
+from nigran.storage.db import Database
+from nigran.storage.recorder import Recorder
 from tests.support.run import REPO
 
 CODE = ["config", "storage", "pipelines", "spiders", "crawler", "scheduler.py"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from config.yamlsafe import MAX_BYTES
+from nigran.config.yamlsafe import MAX_BYTES
 from tests.support.run import nigran
 
 GOOD = "sources:\n  - name: a\n    via: direct\n    start_urls: ['http://127.0.0.1:9/']\n"

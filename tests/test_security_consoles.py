@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from config.schema import parse_sources
-from crawler.crawl import scrapy_settings
-from crawler.distributed import Distributed
-from crawler.runtime import Services
-from spiders.loader import spider_class
-from storage.db import Database
-from storage.recorder import Recorder
+
+from nigran.config.schema import parse_sources
+from nigran.crawler.crawl import scrapy_settings
+from nigran.crawler.distributed import Distributed
+from nigran.crawler.runtime import Services
+from nigran.spiders.loader import spider_class
+from nigran.storage.db import Database
+from nigran.storage.recorder import Recorder
 
 
 @pytest.mark.parametrize("distributed", [False, True])

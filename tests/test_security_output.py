@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.demo import DEMO_DIR
-from crawler.demo.config import demo_sources
-from pipelines.extraction import find_identifiers
-from spiders.text import html_to_text
+from nigran.crawler.demo import DEMO_DIR
+from nigran.crawler.demo.config import demo_sources
+from nigran.pipelines.extraction import find_identifiers
+from nigran.spiders.text import html_to_text
 from tests.support.fixture_server import FixtureServer
 from tests.support.run import REPO, nigran
 

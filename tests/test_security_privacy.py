@@ -11,15 +11,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import brotli
-
 import yaml
 from alembic import command
 from backports import zstd
 from sqlalchemy import select, text, update
 
-from storage.db import Database, alembic_config
-from storage.models import Offer, OfferIdentifier, Post, Reveal, Watch
-from storage.recorder import OfferData, Recorder
+from nigran.storage.db import Database, alembic_config
+from nigran.storage.models import Offer, OfferIdentifier, Post, Reveal, Watch
+from nigran.storage.recorder import OfferData, Recorder
 from tests.support.run import nigran
 from tests.support.telegram_site import TelegramSite
 
@@ -152,7 +151,7 @@ def test_security_a_key_left_in_the_data_home_keeps_working_with_a_warning(home,
     warnings = [line for line in added.stderr.decode().splitlines() if str(legacy) in line]
     assert len(warnings) == 1 and "move it" in warnings[0]
     assert not (config_home / "nigran" / "identifier.key").exists()
-    from storage.privacy import identifier_hmac
+    from nigran.storage.privacy import identifier_hmac
 
     with Database(db_url).session() as session:
         assert session.scalars(select(Watch.hmac)).one() == identifier_hmac("cnic", CNIC, bytes.fromhex("11" * 32))

@@ -15,12 +15,12 @@ import pytest
 from scrapy.utils.test import get_crawler
 from sqlalchemy import select
 
-from crawler.middlewares import OutOfScope, ScopeMiddleware
-from spiders.loader import spider_class
-from config.schema import parse_sources
-from storage.bodies import BodyStore
-from storage.db import Database
-from storage.models import Capture, Run
+from nigran.config.schema import parse_sources
+from nigran.crawler.middlewares import OutOfScope, ScopeMiddleware
+from nigran.spiders.loader import spider_class
+from nigran.storage.bodies import BodyStore
+from nigran.storage.db import Database
+from nigran.storage.models import Capture, Run
 from tests.support.run import REPO, nigran, sources_file, tor_env
 
 CANARY = "nigran-canary-7f3a91"  # an environment value that /proc/self/environ would carry into evidence
@@ -33,7 +33,7 @@ def captures(db_url: str) -> list[Capture]:
 
 def crawler_for(source: dict):
     [parsed] = parse_sources({"sources": [source]}, "test")
-    from crawler import settings
+    from nigran.crawler import settings
 
     values = {k: getattr(settings, k) for k in dir(settings) if k.isupper()}
     crawler = get_crawler(spider_class(parsed), values)
@@ -111,7 +111,7 @@ def test_security_sigterm_stops_a_crawl_stuck_on_a_slow_server(tmp_path, home, h
     sources = sources_file(tmp_path, [{"name": "stuck", "via": "direct", "max_depth": 0, "timeout": 300,
                                        "start_urls": [f"{hostile_site.url}/trickle-body"]}])
     hostile_site.hits.clear()
-    crawl = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--sources", sources, "--db", db_url],
+    crawl = subprocess.Popen([sys.executable, "-m", "nigran.crawler", "crawl", "--sources", sources, "--db", db_url],
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
     try:
         deadline = time.monotonic() + 60

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from storage.db import Database
-from storage.models import Capture, Run
-from storage.recorder import Recorder
-from storage.runs import close_dead_runs, this_process
+from nigran.storage.db import Database
+from nigran.storage.models import Capture, Run
+from nigran.storage.recorder import Recorder
+from nigran.storage.runs import close_dead_runs, this_process
 from tests.support.run import nigran, slow_crawl_with_posts
 
 
@@ -89,8 +89,8 @@ def test_security_migration_0004_adds_run_process_and_leaves_older_runs_alone(db
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import text
 
-    from storage.db import alembic_config
-    from storage.models import Base
+    from nigran.storage.db import alembic_config
+    from nigran.storage.models import Base
 
     old = Database(db_url, upgrade=False)
     command.upgrade(alembic_config(db_url), "0003")

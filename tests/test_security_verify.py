@@ -9,11 +9,11 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from storage.evidence import custody, minisign
-from storage.evidence.bundle_verify import Unreadable, ZipLimits, verify_bundle
-from pipelines.extraction import find_identifiers
-from storage.evidence.export import Selection, export_bundle
-from storage.models import Capture
+from nigran.pipelines.extraction import find_identifiers
+from nigran.storage.evidence import custody, minisign
+from nigran.storage.evidence.bundle_verify import Unreadable, ZipLimits, verify_bundle
+from nigran.storage.evidence.export import Selection, export_bundle
+from nigran.storage.models import Capture
 from tests.support.run import nigran
 from tests.support.stores import make_store, rehash_listed
 

@@ -5,7 +5,7 @@ import json
 import signal
 import time
 
-from storage.db import Database
+from nigran.storage.db import Database
 from tests.support.ops import assert_consistent, capture_count, demo_sources_file, output, runs, spawn, wait_for
 from tests.support.run import nigran
 

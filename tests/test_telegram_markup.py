@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from spiders.telegram_markup import ChannelPage, is_preview_redirect, parse_count, parse_page
+from nigran.spiders.telegram_markup import ChannelPage, is_preview_redirect, parse_count, parse_page
 from tests.support.telegram_site import CHANNELS, EMPTY_CHANNEL, HIDDEN_NAMES, THROTTLED_CHANNEL, TelegramSite
 
 FIELDS = ("channel", "message_id", "permalink", "author", "signature", "text", "posted_at", "views", "forwarded_from",

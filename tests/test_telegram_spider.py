@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+
 import pytest
 import yaml
 from sqlalchemy import select
 
-from pipelines.redact import redact
-from storage.db import Database
-from storage.models import Capture, Offer, Post
+from nigran.pipelines.redact import redact
+from nigran.storage.db import Database
+from nigran.storage.models import Capture, Offer, Post
 from tests.support.run import nigran
 from tests.support.telegram_site import CHANNELS, EMPTY_CHANNEL, HIDDEN_NAMES, THROTTLED_CHANNEL, TelegramSite
 

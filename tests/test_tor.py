@@ -15,9 +15,9 @@ from stem import StreamStatus
 from stem.control import Controller, EventType
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.tor import stream_user
-from storage.db import Database
-from storage.models import Capture, Offer, Post
+from nigran.crawler.tor import stream_user
+from nigran.storage.db import Database
+from nigran.storage.models import Capture, Offer, Post
 from tests.support.run import REPO, nigran, onion_source, sources_file, tor_env
 
 pytestmark = pytest.mark.tor
@@ -147,7 +147,7 @@ def test_tor_stopped_before_the_crawl_fails_closed(tmp_path, home, tornet, demo_
 def test_tor_killed_mid_crawl_stops_the_source_and_keeps_what_was_stored(tmp_path, home, tornet, demo_sites):
     db_url = f"sqlite:///{home / 'n.db'}"
     sources = sources_file(tmp_path, [onion_source(tornet, "market", demo_sites, download_delay=0.5, concurrency=1)])
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--sources", sources, "--db", db_url],
+    proc = subprocess.Popen([sys.executable, "-m", "nigran.crawler", "crawl", "--sources", sources, "--db", db_url],
                             cwd=REPO, env={**os.environ, **tor_env(tornet)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     db = Database(db_url)

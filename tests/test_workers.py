@@ -15,8 +15,8 @@ import redis
 import yaml
 from sqlalchemy import func, select
 
-from storage.db import Database
-from storage.models import Capture, Offer, Post, Run
+from nigran.storage.db import Database
+from nigran.storage.models import Capture, Offer, Post, Run
 from tests.support.databases import REDIS_URL, scratch_pg_url
 from tests.support.listing_site import ListingSite
 from tests.support.ops import demo_sources_file, spawn
@@ -147,7 +147,7 @@ def test_a_second_run_is_refused_while_one_is_open(tmp_path, demo_sites, frontie
 
 
 def test_a_run_whose_coordinator_died_is_replaced_not_resumed(frontier):
-    from crawler.frontier import Frontier, FrontierError
+    from nigran.crawler.frontier import Frontier, FrontierError
 
     client = redis.Redis.from_url(REDIS_URL)
     old = Frontier.publish(client, 7, [], "sqlite://", lease_seconds=1)
@@ -195,7 +195,7 @@ def test_sweep_with_workers_crawls_through_them_then_sends_alerts(tmp_path, demo
 
 
 def test_seeding_passes_to_another_worker_when_the_seeding_one_dies(frontier):
-    from crawler.frontier import Frontier
+    from nigran.crawler.frontier import Frontier
 
     run = Frontier.publish(redis.Redis.from_url(REDIS_URL), 3, [], "sqlite://", lease_seconds=0.5)
     assert run.claim_seeding("shop", "a") and not run.claim_seeding("shop", "b")

@@ -6,7 +6,7 @@ from string import Template
 
 import yaml
 
-from config.schema import Source, parse_sources
+from nigran.config.schema import Source, parse_sources
 
 SOURCES_TEMPLATE = Path(__file__).with_name("sources.yaml")
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from crawler.crawl import CrawlResult, run_crawl
-from crawler.demo.config import demo_sources
-from storage import queries
-from storage.db import Database
-from storage.home import data_home
+from nigran.crawler.crawl import CrawlResult, run_crawl
+from nigran.crawler.demo.config import demo_sources
+from nigran.storage import queries
+from nigran.storage.db import Database
+from nigran.storage.home import data_home
 
 
 @dataclass

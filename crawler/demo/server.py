@@ -8,7 +8,7 @@ Each site gets its own ThreadingHTTPServer in a daemon thread::
 
 Bodies are gzip-compressed when the client accepts gzip, so a crawler's raw capture of the bytes on the
 wire differs from the decoded page. Nothing is printed: requests go to the in-memory access log.
-`python -m crawler.demo.server` serves the sites in the foreground for a person to browse.
+`python -m nigran.crawler.demo.server` serves the sites in the foreground for a person to browse.
 Standard library only.
 """
 from __future__ import annotations
@@ -297,7 +297,7 @@ class DemoSites:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawler.demo.server",
+    parser = argparse.ArgumentParser(prog="python -m nigran.crawler.demo.server",
                                      description="Serve nigran's demo sites on 127.0.0.1 until Ctrl-C.")
     for name in SITE_NAMES:
         parser.add_argument(f"--{name}-port", type=int, default=0, metavar="PORT",

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from spiders.text import html_to_text
-from storage.privacy import mask
+from nigran.spiders.text import html_to_text
+from nigran.storage.privacy import mask
 
 from .engine import extract
 

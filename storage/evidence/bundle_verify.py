@@ -32,11 +32,11 @@ from typing import Callable, Iterator
 
 from cryptography import x509
 
-from storage.evidence import custody, keys, minisign, timestamp
-from storage.evidence.merkle import verify_inclusion
-from storage.evidence.verdict import Report
-from storage.evidence.warc import iter_records
-from storage.utc import parse_utc, utc_text
+from nigran.storage.evidence import custody, keys, minisign, timestamp
+from nigran.storage.evidence.merkle import verify_inclusion
+from nigran.storage.evidence.verdict import Report
+from nigran.storage.evidence.warc import iter_records
+from nigran.storage.utc import parse_utc, utc_text
 
 MAX_MEMBERS = 250_000
 MAX_TOTAL = 64 << 30  # uncompressed bytes in one zip, declared and written

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from storage.evidence import minisign
-from storage.evidence.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash
-from storage.models import CustodyCheckpoint, CustodyEvent, CustodyHead, Reveal
-from storage.utc import utc_text
+from nigran.storage.evidence import minisign
+from nigran.storage.evidence.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash
+from nigran.storage.models import CustodyCheckpoint, CustodyEvent, CustodyHead, Reveal
+from nigran.storage.utc import utc_text
 
 GENESIS = "0" * 64
 CAPTURE_STORED = "capture stored"

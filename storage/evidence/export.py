@@ -26,18 +26,18 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from storage import queries
-from storage.bodies import BodyStore
-from storage.db import Database
-from storage.evidence import custody, keys, minisign, timestamp
-from storage.evidence.provenance import host, tool_info
-from storage.evidence.report import day_of, offer_card, write_report
-from storage.evidence.wacz import WaczBuilder
-from storage.evidence.warc import read_record
-from storage.evidence.warcstore import scan_records
-from storage.models import Capture, CaptureArtifact, Offer, Post
-from storage.privacy import Finder, Pseudonyms
-from storage.utc import utc_text
+from nigran.storage import queries
+from nigran.storage.bodies import BodyStore
+from nigran.storage.db import Database
+from nigran.storage.evidence import custody, keys, minisign, timestamp
+from nigran.storage.evidence.provenance import host, tool_info
+from nigran.storage.evidence.report import day_of, offer_card, write_report
+from nigran.storage.evidence.wacz import WaczBuilder
+from nigran.storage.evidence.warc import read_record
+from nigran.storage.evidence.warcstore import scan_records
+from nigran.storage.models import Capture, CaptureArtifact, Offer, Post
+from nigran.storage.privacy import Finder, Pseudonyms
+from nigran.storage.utc import utc_text
 
 PROFILES = ("full", "redacted")
 CHUNK = 500

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage.evidence.minisign import (PublicKey, SecretKey, SignatureError, fingerprint, generate_keypair,
-                                      public_keys_from_text, read_secret_key)
-from storage.home import data_home
+from nigran.storage.evidence.minisign import (PublicKey, SecretKey, SignatureError, fingerprint, generate_keypair,
+                                              public_keys_from_text, read_secret_key)
+from nigran.storage.home import data_home
 
 SECRET_NAME = "signing.key"
 PUBLIC_NAME = "signing.pub"

@@ -9,7 +9,7 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from config.registry import env
+from nigran.config.registry import env
 
 REPO = Path(__file__).resolve().parents[2]
 

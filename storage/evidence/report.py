@@ -14,8 +14,8 @@ from collections import Counter
 from datetime import date, timedelta
 from html import escape
 from pathlib import Path
-from storage.utc import parse_utc
 
+from nigran.storage.utc import parse_utc
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_SCREENSHOT = 4 * 1024 * 1024

@@ -10,15 +10,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from storage.bodies import BodyStore
-from storage.db import Database
-from storage.evidence import custody, keys
-from storage.evidence.export import sha256_file
-from storage.evidence.minisign import PublicKey, read_public_key
-from storage.evidence.verdict import Report
-from storage.evidence.warc import verify_warc
-from storage.evidence.warcstore import pointer_problem, pointers
-from storage.models import Capture
+from nigran.storage.bodies import BodyStore
+from nigran.storage.db import Database
+from nigran.storage.evidence import custody, keys
+from nigran.storage.evidence.export import sha256_file
+from nigran.storage.evidence.minisign import PublicKey, read_public_key
+from nigran.storage.evidence.verdict import Report
+from nigran.storage.evidence.warc import verify_warc
+from nigran.storage.evidence.warcstore import pointer_problem, pointers
+from nigran.storage.models import Capture
 
 
 def _installation_key(home: Path) -> PublicKey | None:

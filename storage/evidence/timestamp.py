@@ -14,11 +14,9 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from rfc3161_client import (TimestampRequestBuilder, VerificationError, VerifierBuilder,
-                            decode_timestamp_response)
+from rfc3161_client import TimestampRequestBuilder, VerificationError, VerifierBuilder, decode_timestamp_response
 
-from config.registry import env
-
+from nigran.config.registry import env
 
 URLS_ENV = "NIGRAN_TSA_URLS"
 ROOTS_ENV = "NIGRAN_TSA_ROOTS"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from storage.evidence import minisign
+from nigran.storage.evidence import minisign
 
 VALID, INVALID, UNREADABLE, UNVERIFIED = "valid", "invalid", "unreadable", "unverified"
 EXIT_STATUS = {VALID: 0, INVALID: 1, UNREADABLE: 2, UNVERIFIED: 4}

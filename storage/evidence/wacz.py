@@ -14,8 +14,8 @@ from pathlib import Path
 
 import surt
 
-from storage.evidence.warcstore import RawRecord, copy_bytes
-from storage.utc import utc_text
+from nigran.storage.evidence.warcstore import RawRecord, copy_bytes
+from nigran.storage.utc import utc_text
 
 WACZ_VERSION = "1.2.0"
 WARC_NAME = "data.warc.gz"

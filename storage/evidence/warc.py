@@ -21,8 +21,8 @@ from uuid import uuid4
 
 from warcio.archiveiterator import ArchiveIterator
 
-from storage.home import private_file
-from storage.utc import utc_text
+from nigran.storage.home import private_file
+from nigran.storage.utc import utc_text
 
 FIDELITY_NOTE = (
     "HTTP status line and headers are re-serialised from the crawler's parsed view "

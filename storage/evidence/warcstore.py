@@ -16,8 +16,8 @@ from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
-from storage.evidence.provenance import host, tool_info
-from storage.evidence.warc import WarcWriter
+from nigran.storage.evidence.provenance import host, tool_info
+from nigran.storage.evidence.warc import WarcWriter
 
 ROUTE_NOTE = ("direct, or Tor through its SOCKS5 port with one circuit-isolation username per source and "
               "names resolved inside Tor; each response's WARC-Nigran-Transport says which")

@@ -1,8 +1,8 @@
 """Alembic environment: runs on the connection nigran hands over, or on the configured URL."""
 from alembic import context
 
-from storage.db import make_engine
-from storage.models import Base
+from nigran.storage.db import make_engine
+from nigran.storage.models import Base
 
 
 def run() -> None:

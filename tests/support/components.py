@@ -22,13 +22,13 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed, is_reactor_installed
 from scrapy.utils.test import get_crawler
 
-from config.schema import parse_sources
-from crawler import settings as nigran_settings
-from crawler.crawl import scrapy_settings
-from crawler.runtime import Services
-from spiders.loader import spider_class
-from storage.db import Database
-from storage.recorder import Recorder
+from nigran.config.schema import parse_sources
+from nigran.crawler import settings as nigran_settings
+from nigran.crawler.crawl import scrapy_settings
+from nigran.crawler.runtime import Services
+from nigran.spiders.loader import spider_class
+from nigran.storage.db import Database
+from nigran.storage.recorder import Recorder
 
 
 def asyncio_reactor() -> None:

@@ -11,10 +11,10 @@ from string import Template
 import yaml
 from sqlalchemy import func, select
 
-from crawler.demo.config import SOURCES_TEMPLATE
-from storage.bodies import BodyStore
-from storage.db import Database
-from storage.models import Capture, Run
+from nigran.crawler.demo.config import SOURCES_TEMPLATE
+from nigran.storage.bodies import BodyStore
+from nigran.storage.db import Database
+from nigran.storage.models import Capture, Run
 from tests.support.run import REPO
 
 
@@ -33,7 +33,7 @@ def demo_sources_file(path: Path, demo_sites, enabled=("demo-paste",), changes: 
 def spawn(log_dir: Path, name: str, *args: str, env: dict | None = None) -> subprocess.Popen:
     """Start the real `nigran` command line in the background; its stdout and stderr go to files in log_dir."""
     with open(log_dir / f"{name}.out", "wb") as out, open(log_dir / f"{name}.err", "wb") as err:
-        return subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=REPO, stdout=out, stderr=err,
+        return subprocess.Popen([sys.executable, "-m", "nigran.crawler", *args], cwd=REPO, stdout=out, stderr=err,
                                 env={**os.environ, **(env or {})})
 
 

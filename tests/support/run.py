@@ -10,16 +10,16 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select
 
-from crawler.demo.config import demo_sources
-from storage.db import Database
-from storage.models import Capture, Offer, Post
+from nigran.crawler.demo.config import demo_sources
+from nigran.storage.db import Database
+from nigran.storage.models import Capture, Offer, Post
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def nigran(*args: str, env: dict | None = None, timeout: float = 180, input: bytes | None = None):
     """Run the real `nigran` command line in a child process."""
-    return subprocess.run([sys.executable, "-m", "crawler", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "nigran.crawler", *args], cwd=REPO, capture_output=True,
                           env={**os.environ, **(env or {})}, timeout=timeout, input=input)
 
 
@@ -47,7 +47,7 @@ def slow_crawl_with_posts(tmp_path, demo_sites, db_url) -> tuple[subprocess.Pope
     slow = [{**s, "download_delay": 0.3, "concurrency": 1} for s in yaml.safe_load(
         open(demo_file(tmp_path, demo_sites)))["sources"]]
     sources = sources_file(tmp_path, slow)
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--sources", sources, "--db", db_url],
+    proc = subprocess.Popen([sys.executable, "-m", "nigran.crawler", "crawl", "--sources", sources, "--db", db_url],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = Database(db_url)
     deadline = time.monotonic() + 60

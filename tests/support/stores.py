@@ -6,8 +6,8 @@ import hashlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from storage.db import Database
-from storage.recorder import OfferData, Recorder
+from nigran.storage.db import Database
+from nigran.storage.recorder import OfferData, Recorder
 
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))

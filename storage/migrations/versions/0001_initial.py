@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-27
 """
-from alembic import op
 import sqlalchemy as sa
-import storage.models
+from alembic import op
 
+import nigran.storage.models
 
 revision = '0001'
 down_revision = None
@@ -18,7 +18,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('reveals',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('operator', sa.String(length=128), nullable=False),
     sa.Column('offer_ids', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reveals'))
@@ -26,8 +26,8 @@ def upgrade() -> None:
     op.create_table('runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('trigger', sa.String(length=16), nullable=False),
-    sa.Column('started_at', storage.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('exit_code', sa.Integer(), nullable=True),
     sa.Column('stats', sa.JSON(), nullable=False),
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('body_sha256', sa.String(length=64), nullable=False),
     sa.Column('body_size', sa.BigInteger(), nullable=False),
     sa.Column('truncated', sa.Boolean(), nullable=False),
-    sa.Column('fetched_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fetched_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('transport', sa.String(length=16), nullable=False),
     sa.Column('circuit_id', sa.String(length=32), nullable=True),
     sa.Column('exit_fingerprint', sa.String(length=40), nullable=True),
@@ -66,11 +66,11 @@ def upgrade() -> None:
     sa.Column('url', sa.Text(), nullable=False),
     sa.Column('title', sa.Text(), nullable=True),
     sa.Column('author', sa.String(length=256), nullable=True),
-    sa.Column('posted_at', storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('posted_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('extra', sa.JSON(), nullable=False),
-    sa.Column('first_seen', storage.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_seen', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sightings', sa.Integer(), nullable=False),
     sa.Column('first_capture_id', sa.Integer(), nullable=False),
     sa.Column('capture_id', sa.Integer(), nullable=False),
@@ -92,8 +92,8 @@ def upgrade() -> None:
     sa.Column('prices', sa.JSON(), nullable=False),
     sa.Column('contacts', sa.JSON(), nullable=False),
     sa.Column('volume', sa.BigInteger(), nullable=True),
-    sa.Column('first_seen', storage.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_seen', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sightings', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_offers_post_id_posts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_offers')),

@@ -7,10 +7,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27
 """
-from alembic import op
 import sqlalchemy as sa
-import storage.models
+from alembic import op
 
+import nigran.storage.models
 
 revision = '0002'
 down_revision = '0001'
@@ -31,7 +31,7 @@ def upgrade() -> None:
     op.create_table('operation_locks',
     sa.Column('name', sa.String(length=32), nullable=False),
     sa.Column('holder', sa.String(length=255), nullable=False),
-    sa.Column('acquired_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acquired_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_operation_locks'))
     )
     op.create_table('watchlist',
@@ -40,13 +40,13 @@ def upgrade() -> None:
     sa.Column('hmac', sa.String(length=64), nullable=False),
     sa.Column('masked', sa.String(length=32), nullable=False),
     sa.Column('label', sa.String(length=200), nullable=False),
-    sa.Column('added_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('added_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_watchlist')),
     sa.UniqueConstraint('type', 'hmac', name=op.f('uq_watchlist_type'))
     )
     op.create_table('alert_scans',
     sa.Column('run_id', sa.Integer(), nullable=False),
-    sa.Column('scanned_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('scanned_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_alert_scans_run_id_runs')),
     sa.PrimaryKeyConstraint('run_id', name=op.f('pk_alert_scans'))
     )
@@ -55,7 +55,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.Integer(), nullable=False),
     sa.Column('offer_id', sa.Integer(), nullable=False),
     sa.Column('reason', sa.String(length=80), nullable=False),
-    sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['offer_id'], ['offers.id'], name=op.f('fk_alerts_offer_id_offers')),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_alerts_run_id_runs')),
@@ -70,9 +70,9 @@ def upgrade() -> None:
     sa.Column('alert_id', sa.Integer(), nullable=False),
     sa.Column('channel', sa.String(length=64), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('last_attempt_at', storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_attempt_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('delivered_at', storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', nigran.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name=op.f('fk_alert_deliveries_alert_id_alerts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_deliveries')),
     sa.UniqueConstraint('alert_id', 'channel', name=op.f('uq_alert_deliveries_alert_id'))

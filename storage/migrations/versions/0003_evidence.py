@@ -4,10 +4,10 @@ Revision ID: 0003
 Revises: 0001
 Create Date: 2026-11-27
 """
-from alembic import op
 import sqlalchemy as sa
-import storage.models
+from alembic import op
 
+import nigran.storage.models
 
 revision = '0003'
 down_revision = '0002'
@@ -25,7 +25,7 @@ def upgrade() -> None:
 
     op.create_table('custody_events',
     sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('operator', sa.String(length=128), nullable=False),
     sa.Column('capture_id', sa.Integer(), nullable=True),
@@ -50,7 +50,7 @@ def upgrade() -> None:
 
     op.create_table('custody_checkpoints',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', nigran.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('tree_size', sa.BigInteger(), nullable=False),
     sa.Column('root', sa.String(length=64), nullable=False),
     sa.Column('head_hash', sa.String(length=64), nullable=False),

@@ -11,9 +11,8 @@ Create Date: 2026-12-03
 """
 import re
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0005'
 down_revision = '0004'
