@@ -12,6 +12,7 @@ from scrapy.linkextractors import LinkExtractor
 from nigran.config.hosts import in_scope
 from nigran.config.schema import Source
 from nigran.spiders.items import PostItem
+from nigran.spiders.pagination import continues
 from nigran.spiders.segment import segment
 from nigran.spiders.state import SpiderState, request_failed
 from nigran.spiders.text import element_text, parse_html
@@ -41,7 +42,6 @@ class SourceSpider(scrapy.Spider):
         """Per-source Scrapy settings."""
         tor = source.needs_tor
         settings = {
-            "DEPTH_LIMIT": source.max_depth,
             "DOWNLOAD_DELAY": source.download_delay,
             "CONCURRENT_REQUESTS_PER_DOMAIN": source.concurrency or (TOR_CONCURRENCY if tor else DIRECT_CONCURRENCY),
             "DOWNLOAD_TIMEOUT": source.timeout or (TOR_TIMEOUT if tor else DIRECT_TIMEOUT),
@@ -125,20 +125,29 @@ class SiteSpider(SourceSpider):
         return value or None
 
     def follow_links(self, response: TextResponse):
-        # Scrapy's DepthMiddleware and OffsiteMiddleware (and ScopeMiddleware) would drop links past max_depth
-        # or out of scope too, but only after they took pages from the budget: they are filtered here first.
-        if response.meta.get("depth", 0) >= self.source.max_depth:
-            return
-        if self.source.follow:
-            urls = []
-            for selector in self.source.follow:
-                for match in response.css(selector):
-                    hrefs = [match.attrib["href"]] if "href" in match.attrib else match.css("a::attr(href)").getall()
-                    urls.extend(response.urljoin(h) for h in hrefs)
-        else:
-            extractor = LinkExtractor()
-            urls = [link.url for link in extractor.extract_links(response)]
-        for url in dict.fromkeys(urls):
-            # ScopeMiddleware enforces the same scope on every request, redirects included.
-            if in_scope(url, self.source.allowed_domains) and self.budget(url):
-                yield self.request(url, callback=self.parse)
+        """Requests for the page's links, each with its level: a link continuing this listing or thread
+        (`spiders/pagination.py`) stays at the page's level, any other goes one level down, and none goes
+        past max_depth. Scrapy's DEPTH_LIMIT counts every hop, so it is off. Scope and the page budget are
+        checked here, before a request takes a page (ScopeMiddleware still checks every request, redirects
+        included)."""
+        level = response.meta.get("level", 0)
+        rel_next = {response.urljoin(h) for h in
+                    response.css("a[rel~=next]::attr(href), link[rel~=next]::attr(href)").getall()}
+        links: dict[str, bool] = {}
+        for url, text in [*self.links(response), *((url, "") for url in sorted(rel_next))]:
+            links[url] = links.get(url, False) or continues(response.url, url, text, url in rel_next)
+        for url, same in links.items():
+            if (same or level < self.source.max_depth) and in_scope(url, self.source.allowed_domains) \
+                    and self.budget(url):
+                yield self.request(url, callback=self.parse, meta={"level": level if same else level + 1})
+
+    def links(self, response: TextResponse) -> list[tuple[str, str]]:
+        """(URL, text) of the links to consider: those the source's `follow` selectors pick, else all."""
+        if not self.source.follow:
+            return [(link.url, link.text) for link in LinkExtractor().extract_links(response)]
+        found = []
+        for selector in self.source.follow:
+            for match in response.css(selector):
+                anchors = [match] if "href" in match.attrib else match.css("a[href]")
+                found += [(response.urljoin(a.attrib["href"]), " ".join(a.css("::text").getall())) for a in anchors]
+        return found

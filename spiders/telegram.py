@@ -46,10 +46,8 @@ class TelegramSpider(SourceSpider):
 
     @classmethod
     def source_settings(cls, source: Source) -> dict:
-        # A walk is as deep as its pages (max_pages bounds it); 429 reaches the callback, which honours
-        # Retry-After, where RetryMiddleware would retry at once.
-        return {**super().source_settings(source), "DEPTH_LIMIT": 0,
-                "RETRY_HTTP_CODES": [c for c in RETRY_HTTP_CODES if c != 429]}
+        # 429 reaches the callback, which honours Retry-After, where RetryMiddleware would retry at once.
+        return {**super().source_settings(source), "RETRY_HTTP_CODES": [c for c in RETRY_HTTP_CODES if c != 429]}
 
     async def start(self):
         state = SpiderState.of(self.crawler)
