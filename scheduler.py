@@ -41,7 +41,7 @@ from nigran.storage.models import Run, utcnow
 from nigran.storage.utc import iso
 
 log = logging.getLogger("nigran.scheduler")
-JOB_FUNC = "scheduler:run_scheduled_crawl"
+JOB_FUNC = "nigran.scheduler:run_scheduled_crawl"
 FROM_FILE, FROM_CLI = "sources file", "command line"
 CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
 DURATION = re.compile(r"^([0-9]+)\s*([smhd]?)$")

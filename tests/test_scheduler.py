@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import json
+import pickle
 import signal
 import time
 from datetime import datetime, timedelta, timezone
 
-from nigran.storage.db import Database
+from alembic import command
+from sqlalchemy import text
+
+from nigran.storage.db import Database, alembic_config
 from tests.support.ops import assert_consistent, capture_count, demo_sources_file, output, runs, spawn, wait_for
 from tests.support.run import nigran
 
@@ -99,3 +103,19 @@ def test_running_scheduler_runs_a_schedule_added_elsewhere_and_stops_it_cleanly(
     assert_consistent(db, home)
     log = output(tmp_path, "scheduler")[1]
     assert "stopping the running crawl" in log and f"job demo-paste: run {run.id} interrupted" in log
+
+
+def test_schedules_stored_before_the_nigran_package_still_load(db_url, home, demo_sites, tmp_path):
+    """Migration 0007 renames the function a stored job names (`scheduler:...` became `nigran.scheduler:...`)."""
+    sources = str(demo_sources_file(tmp_path / "sources.yaml", demo_sites))
+    added = nigran("schedule", "add", "--source", "demo-paste", "--cron", "0 3 * * *", "--sources", sources, "--db", db_url)
+    assert added.returncode == 0, added.stderr.decode()
+    db = Database(db_url)
+    with db.engine.begin() as conn:
+        cfg = alembic_config(db_url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+        [state] = [pickle.loads(blob) for blob in conn.execute(text("SELECT job_state FROM apscheduler_jobs")).scalars()]
+    assert state["func"] == "scheduler:run_scheduled_crawl"  # as a store written before the rename holds it
+    [listed] = schedules(db_url)  # opening the store migrates it
+    assert listed["source"] == "demo-paste" and listed["next_run"]
