@@ -29,12 +29,13 @@ MIN_BLOCK_CHARS = 40
 MAX_LINK_DENSITY = 0.5
 ALTERNATING = re.compile(r"(?:bg|alt|trow|row|windowbg)\d+|windowbg|odd|even|old|new|first|last", re.I)
 NUMBERED = re.compile(r"([A-Za-z][A-Za-z_-]*?)[-_]?\d+")
+POST_ID_ATTRS = ("data-pid", "data-post-id", "data-node-id", "data-post", "data-content", "itemtype")
 QUOTE_TAGS = {"blockquote", "q"}
 
 # Per engine: what one post is, where its author and date are. "css@attr" reads an attribute
 # (the post's own attributes too), plain "css" the element's text.
 ENGINE_MARKUP: dict[str, dict[str, tuple[str, ...]]] = {
-    "phpbb": {"post": ("div.post[id^=p]",),
+    "phpbb": {"post": ("div.post.has-profile", "div.post.bg1", "div.post.bg2"),
               "author": (".author a.username", ".author a.username-coloured", ".postprofile a.username"),
               "date": ("p.author time@datetime", "p.author",)},
     "mybb": {"post": ("div.post[id^=post_]",),
@@ -94,9 +95,14 @@ def _signature(el) -> tuple[str, str]:
     return el.tag, " ".join(sorted(classes))
 
 
-def _numbered(el) -> tuple[str, str] | None:
+def _post_keys(el):
+    """Shapes posts share whatever their classes: a numbered id's prefix, a post id or microdata attribute."""
     match = NUMBERED.fullmatch(el.get("id") or "")
-    return (el.tag, "#" + match.group(1)) if match else None
+    if match:
+        yield el.tag, "#" + match.group(1)
+    for attr in POST_ID_ATTRS:
+        if el.get(attr):
+            yield el.tag, "@" + (el.get(attr) if attr == "itemtype" else attr)
 
 
 def _is_quote(el) -> bool:
@@ -201,8 +207,8 @@ def repeated_blocks(root) -> list[Block]:
         for child in parent:
             if isinstance(child.tag, str) and child.tag not in CHROME and not _is_quote(child):
                 groups.setdefault(_signature(child), []).append(child)
-                if _numbered(child):
-                    groups.setdefault(_numbered(child), []).append(child)
+                for key in _post_keys(child):
+                    groups.setdefault(key, []).append(child)
         texts: dict = {}
         for members in groups.values():
             if len(members) < MIN_SIBLINGS:
