@@ -213,7 +213,7 @@ def repeated_blocks(root) -> list[Block]:
         for members in groups.values():
             if len(members) < MIN_SIBLINGS:
                 continue
-            member_texts = [texts.get(m) or texts.setdefault(m, element_text(m)) for m in members]
+            member_texts = [texts[m] if m in texts else texts.setdefault(m, element_text(m)) for m in members]
             if median(len(t) for t in member_texts) < MIN_BLOCK_CHARS:
                 continue
             blocks = _blocks(members, member_texts)
@@ -245,12 +245,14 @@ def main_block(root) -> Block | None:
 
 
 def segment(root, engine: str | None = None) -> list[Block]:
-    """Posts of a page: repeated blocks (or `engine`'s post markup), else the main text, else nothing.
+    """Posts of a page: `engine`'s post markup, else repeated blocks, else any engine's post markup (a
+    thread's last page may hold one or two posts), else the main text, else nothing.
 
     Each post carries its author and date where the page shows them."""
     if engine is not None and engine not in ENGINE_MARKUP:
         raise ValueError(f"unknown forum engine {engine!r}, expected one of {', '.join(ENGINES)}")
-    blocks = (engine_blocks(root, engine) if engine else []) or repeated_blocks(root)
+    blocks = (engine_blocks(root, engine) if engine else []) or repeated_blocks(root) or \
+        next((found for name in ([] if engine else ENGINES) if (found := engine_blocks(root, name))), [])
     if blocks:
         return _with_meta(blocks, engine)
     block = main_block(root)

@@ -71,3 +71,14 @@ def test_a_plain_article_is_one_post_and_a_link_list_none():
     links = "<html><body>" + "".join(f'<p><a href="/{i}">A link to page number {i}</a></p>' for i in range(9)) + \
         "</body></html>"
     assert segment(parse_html(links)) == []
+
+
+@pytest.mark.parametrize("forum", ["phpbb", "xenforo1", "smf", "nodebb"])
+def test_a_last_page_with_one_post_still_yields_that_post_with_its_author(forum):
+    page = json.loads((FORUMS / forum / "expected.json").read_text())["pages"][-1]
+    root = parse_html((FORUMS / forum / page["file"]).read_text(encoding="utf-8"))
+    posts = segment(root)
+    for block in posts[1:]:
+        block.element.drop_tree()
+    [post] = segment(root)
+    assert (post.author, post.posted_at.isoformat()) == (page["posts"][0]["author"], page["posts"][0]["posted_at"])
