@@ -29,6 +29,10 @@ class Fields(BaseModel):
     price: str | None = None
 
 
+# The forum engines whose markup spiders/segment.py knows (a test keeps the two lists equal).
+ForumEngine = Literal["phpbb", "mybb", "xenforo", "vbulletin", "smf", "discourse", "nodebb"]
+
+
 class Source(BaseModel):
     """One watched site or channel set."""
 
@@ -43,6 +47,7 @@ class Source(BaseModel):
     max_pages: int = Field(default=500, ge=1)
     follow: list[str] = Field(default_factory=list)
     post: str | None = None
+    engine: ForumEngine | None = None
     fields: Fields = Field(default_factory=Fields)
     channels: list[str] = Field(default_factory=list)
     base_url: str = "https://t.me"

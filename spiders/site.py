@@ -110,9 +110,9 @@ class SiteSpider(SourceSpider):
                                price_text=self._field(el, fields.price), extra={})
             return
         root = parse_html(response.text)
-        for block in segment(root) if root is not None else []:
+        for block in segment(root, self.source.engine) if root is not None else []:
             yield PostItem(base, post_key=f"{page_key}#{block.anchor}", text=block.text, title=None,
-                           author=None, posted_at=None, price_text=None, extra={})
+                           author=block.author, posted_at=block.posted_at, price_text=None, extra={})
 
     @staticmethod
     def _field(el, selector: str | None) -> str | None:

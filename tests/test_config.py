@@ -20,7 +20,7 @@ def test_example_file_is_valid_and_documented():
     assert {s.kind for s in sources} == {"market", "forum", "paste", "telegram"}
     text = (REPO / "config" / "sources.example.yaml").read_text()
     for field in ("name", "kind", "start_urls", "via", "render", "allowed_domains", "max_depth", "max_pages",
-                  "follow", "post", "fields", "channels", "base_url", "schedule", "enabled", "tags",
+                  "follow", "post", "engine", "fields", "channels", "base_url", "schedule", "enabled", "tags",
                   "download_delay", "concurrency"):
         assert f"#   {field}" in text, f"{field} is not documented"
 

@@ -1,13 +1,21 @@
 """Segmentation without selectors on thread pages in the markup of real forum engines (fixtures in
 tests/fixtures/forums/<engine>/, synthetic data, expected posts in expected.json next to the pages)."""
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import get_args
 
 import pytest
+from sqlalchemy import select
 
+from nigran.config.schema import ForumEngine
 from nigran.spiders.segment import ENGINES, parse_date, segment
 from nigran.spiders.text import parse_html
+from nigran.storage.db import Database
+from nigran.storage.models import Post
+from tests.support.fixture_server import FixtureServer
+from tests.support.run import nigran, sources_file
 
 FORUMS = Path(__file__).parent / "fixtures" / "forums"
 PAGES = [(d.name, page, json.loads((d / "expected.json").read_text())["engine"])
@@ -82,3 +90,34 @@ def test_a_last_page_with_one_post_still_yields_that_post_with_its_author(forum)
         block.element.drop_tree()
     [post] = segment(root)
     assert (post.author, post.posted_at.isoformat()) == (page["posts"][0]["author"], page["posts"][0]["posted_at"])
+
+
+def test_the_engines_config_accepts_are_the_engines_segmentation_knows():
+    assert set(get_args(ForumEngine)) == set(ENGINES)
+
+
+@pytest.mark.parametrize("engine", [None, "xenforo"])
+def test_a_crawled_xenforo_thread_stores_every_post_with_author_and_date(tmp_path, home, engine):
+    """The 3-page XenForo 1 fixture served as XenForo serves it (`<base href="/">`): at max_depth 0 the crawl
+    follows only the thread's own pages, and stores each post once with its author and time."""
+    folder = FORUMS / "xenforo1"
+    pages = [(folder / p["file"]).read_bytes().replace(b"<head>", b'<head><base href="/">', 1)
+             for p in json.loads((folder / "expected.json").read_text())["pages"]]
+    expected = [post for p in json.loads((folder / "expected.json").read_text())["pages"] for post in p["posts"]]
+
+    def route(request):
+        m = re.fullmatch(r"/threads/cnic-copy\.55/(?:page-(\d+))?", request.path)
+        n = int(m.group(1) or 1) if m else 0
+        return (200, {"Content-Type": "text/html; charset=utf-8"}, pages[n - 1]) if 1 <= n <= len(pages) \
+            else (404, {}, b"not found")
+
+    with FixtureServer(route) as site:
+        source = {"name": "xf", "via": "direct", "start_urls": [site.url("/threads/cnic-copy.55/")], "max_depth": 0,
+                  **({"engine": engine} if engine else {})}
+        db_url = f"sqlite:///{tmp_path / 'nigran.db'}"
+        result = nigran("crawl", "--sources", sources_file(tmp_path, [source]), "--db", db_url, "--json")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    with Database(db_url).session() as s:
+        stored = s.execute(select(Post.author, Post.posted_at).order_by(Post.posted_at)).all()
+    assert len(stored) == len(expected) == 30
+    assert sorted((a, t.isoformat()) for a, t in stored) == sorted((p["author"], p["posted_at"]) for p in expected)
