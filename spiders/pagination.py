@@ -9,7 +9,7 @@ linking to another thread is not a continuation.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 PAGE_PARAMS = frozenset({"page", "pg", "pagenum", "pagenumber", "start", "offset", "st", "pn"})  # with a number
 PAGE_SEGMENT = re.compile(r"[/-]page[-/]?\d+(?=/|$)", re.I)
@@ -35,19 +35,26 @@ def is_next_text(text: str) -> bool:
     return " ".join(text.split()).lower().strip(" .:") in NEXT_TEXTS
 
 
-def continues(page_url: str, link_url: str, text: str = "", rel_next: bool = False) -> bool:
-    """Whether the link at `link_url` (its `text`, whether it is `rel="next"`) continues the page at `page_url`."""
-    if rel_next or is_next_text(text):
-        return True
-    return urlunsplit(urlsplit(link_url)._replace(fragment="")) != page_url.split("#")[0] \
-        and listing_key(link_url) == listing_key(page_url) and _selects_a_page(link_url, page_url)
+def _marks(url: str) -> tuple:
+    """What selects a page in `url`: its numbered page parameters and page segments."""
+    parts = urlsplit(url)
+    params = tuple(sorted((k.lower(), v) for k, v in parse_qsl(parts.query) if _page_param(k, v)))
+    return params, tuple(PAGE_SEGMENT.findall(parts.path.rstrip("/")))
 
 
-def _selects_a_page(link_url: str, page_url: str) -> bool:
-    """The link's URL names a page number that the page's URL lacks or has differently."""
-    def marks(url: str) -> tuple:
-        parts = urlsplit(url)
-        params = tuple(sorted((k.lower(), v) for k, v in parse_qsl(parts.query) if _page_param(k, v)))
-        return params, tuple(PAGE_SEGMENT.findall(parts.path.rstrip("/")))
-    link = marks(link_url)
-    return any(link) and link != marks(page_url)
+class Listing:
+    """The listing or thread a page shows, read once per page; tells which of the page's links continue it."""
+
+    def __init__(self, page_url: str):
+        self.url = page_url.split("#")[0]
+        self.key, self.marks = listing_key(page_url), _marks(page_url)
+
+    def continued_by(self, link_url: str, text: str = "", rel_next: bool = False) -> bool:
+        """Whether the link at `link_url` (its `text`, whether it is `rel="next"`) continues this listing: it
+        says so, or it is this listing's URL with another page number in it."""
+        if rel_next or is_next_text(text):
+            return True
+        if link_url.split("#")[0] == self.url or listing_key(link_url) != self.key:
+            return False
+        marks = _marks(link_url)
+        return any(marks) and marks != self.marks

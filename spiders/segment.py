@@ -81,8 +81,31 @@ class Block:
     posted_at: datetime | None = None  # timezone-aware UTC
 
 
-def _compile(specs: tuple[str, ...]) -> list[tuple[CSSSelector, str | None]]:
-    return [(CSSSelector(css), attr or None) for css, _, attr in (s.partition("@") for s in specs)]
+Spec = tuple[CSSSelector, "str | None", frozenset]  # selector, attribute to read, the tokens it needs
+_TOKEN = re.compile(r"([.#\[])([\w-]+)")
+
+
+def _compile(specs: tuple[str, ...]) -> list[Spec]:
+    """Each "css@attr" spec compiled, with the classes, ids and attribute names its CSS needs on a page."""
+    return [(CSSSelector(css), attr or None, frozenset(_TOKEN.findall(css)))
+            for css, _, attr in (s.partition("@") for s in specs)]
+
+
+def _page_tokens(root) -> set[tuple[str, str]]:
+    """The classes, ids and attribute names a page uses: a selector needing another cannot match it."""
+    tokens = set()
+    for value in root.xpath("//@*"):
+        name = value.attrname
+        tokens.add(("[", name))
+        if name == "class":
+            tokens.update((".", c) for c in value.split())
+        elif name == "id":
+            tokens.add(("#", value))
+    return tokens
+
+
+def _usable(specs: list[Spec], tokens: set) -> list[Spec]:
+    return [spec for spec in specs if spec[2] <= tokens]
 
 
 _MARKUP = {name: {key: _compile(specs) for key, specs in m.items()} for name, m in ENGINE_MARKUP.items()}
@@ -91,18 +114,23 @@ _ANY_ENGINE = {key: [s for m in _MARKUP.values() for s in m[key]] for key in ("a
 
 
 def _signature(el) -> tuple[str, str]:
-    classes = (c for c in (el.get("class") or "").split() if not ALTERNATING.fullmatch(c))
-    return el.tag, " ".join(sorted(classes))
+    classes = el.get("class")
+    if not classes:
+        return el.tag, ""
+    return el.tag, " ".join(sorted(c for c in classes.split() if not ALTERNATING.fullmatch(c)))
 
 
 def _post_keys(el):
     """Shapes posts share whatever their classes: a numbered id's prefix, a post id or microdata attribute."""
-    match = NUMBERED.fullmatch(el.get("id") or "")
+    attrib = el.attrib
+    if len(attrib) <= ("class" in attrib):  # no attribute but its classes: the common case, nothing to find
+        return
+    match = NUMBERED.fullmatch(attrib.get("id") or "")
     if match:
         yield el.tag, "#" + match.group(1)
     for attr in POST_ID_ATTRS:
-        if el.get(attr):
-            yield el.tag, "@" + (el.get(attr) if attr == "itemtype" else attr)
+        if attrib.get(attr):
+            yield el.tag, "@" + (attrib[attr] if attr == "itemtype" else attr)
 
 
 def _is_quote(el) -> bool:
@@ -165,7 +193,7 @@ def _outside_quotes(el, post) -> bool:
 
 def _values(post, specs):
     """Values of the first elements matching `specs` in `post`, in spec order, skipping quoted posts."""
-    for selector, attr in specs:
+    for selector, attr, _ in specs:
         for el in selector(post):
             if _outside_quotes(el, post):
                 value = el.get(attr) if attr else (el.get("content") or " ".join(el.text_content().split()))
@@ -173,23 +201,28 @@ def _values(post, specs):
                     yield value.strip()
 
 
-def _engine_of(elements) -> str | None:
-    """The engine whose post markup the first found post matches."""
+def _engine_of(post, tokens: set) -> str | None:
+    """The engine whose post markup `post` matches."""
     for name, markup in _MARKUP.items():
-        if any(el in set(sel(el)) for sel, _ in markup["post"] for el in elements[:1]):
+        if any(post in set(sel(post)) for sel, _, _ in _usable(markup["post"], tokens)):
             return name
     return None
 
 
 def _with_meta(blocks: list[Block], engine: str | None) -> list[Block]:
-    """`blocks` with author and date read by the general rules, then the engine's (any engine's) markup."""
-    engine = engine or _engine_of([b.element for b in blocks])
+    """`blocks` with author and date read by the general rules, then the engine's (any engine's) markup.
+    Only selectors whose classes and attributes the page uses are tried (most pages use none of them)."""
+    tokens = _page_tokens(blocks[0].element.getroottree().getroot())
+    engine = engine or _engine_of(blocks[0].element, tokens)
     specific = _MARKUP[engine] if engine else _ANY_ENGINE
+    authors, dates = (_usable(_GENERIC[key] + specific[key], tokens) for key in ("author", "date"))
+    if not authors and not dates:
+        return blocks
     out = []
     for b in blocks:
-        author = next(_values(b.element, _GENERIC["author"] + specific["author"]), None)
-        dates = (parse_date(v) for v in _values(b.element, _GENERIC["date"] + specific["date"]))
-        out.append(Block(b.element, b.text, b.anchor, author, next((d for d in dates if d), None)))
+        author = next(_values(b.element, authors), None)
+        when = next((d for d in map(parse_date, _values(b.element, dates)) if d), None)
+        out.append(Block(b.element, b.text, b.anchor, author, when))
     return out
 
 
@@ -225,7 +258,7 @@ def repeated_blocks(root) -> list[Block]:
 
 def engine_blocks(root, engine: str) -> list[Block]:
     """Posts matching `engine`'s post markup, outermost first, none inside a quote."""
-    selectors = [sel for sel, _ in _MARKUP[engine]["post"]]
+    selectors = [sel for sel, _, _ in _MARKUP[engine]["post"]]
     found = {el for sel in selectors for el in sel(root)}
     posts = [el for el in root.iter() if el in found and not any(a in found or _is_quote(a) for a in el.iterancestors())]
     return _blocks(posts, [element_text(p) for p in posts])

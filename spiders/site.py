@@ -12,7 +12,7 @@ from scrapy.linkextractors import LinkExtractor
 from nigran.config.hosts import in_scope
 from nigran.config.schema import Source
 from nigran.spiders.items import PostItem
-from nigran.spiders.pagination import continues
+from nigran.spiders.pagination import Listing
 from nigran.spiders.segment import segment
 from nigran.spiders.state import SpiderState, request_failed
 from nigran.spiders.text import element_text, parse_html
@@ -133,9 +133,9 @@ class SiteSpider(SourceSpider):
         level = response.meta.get("level", 0)
         rel_next = {response.urljoin(h) for h in
                     response.css("a[rel~=next]::attr(href), link[rel~=next]::attr(href)").getall()}
-        links: dict[str, bool] = {}
+        listing, links = Listing(response.url), {}
         for url, text in [*self.links(response), *((url, "") for url in sorted(rel_next))]:
-            links[url] = links.get(url, False) or continues(response.url, url, text, url in rel_next)
+            links[url] = links.get(url, False) or listing.continued_by(url, text, url in rel_next)
         for url, same in links.items():
             if (same or level < self.source.max_depth) and in_scope(url, self.source.allowed_domains) \
                     and self.budget(url):

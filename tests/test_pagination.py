@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from nigran.spiders.pagination import continues
+from nigran.spiders.pagination import Listing
 from nigran.storage.db import Database
 from nigran.storage.models import Capture, Post
 from tests.support.paginated_market import PaginatedMarket
@@ -32,7 +32,7 @@ from tests.support.run import nigran, sources_file
     ("http://m.onion/listings", "http://m.onion/vendor/7", "Vendor 7", False, False),
 ])
 def test_what_continues_a_listing(page, link, text, rel_next, expected):
-    assert continues(page, link, text, rel_next) is expected
+    assert Listing(page).continued_by(link, text, rel_next) is expected
 
 
 @pytest.fixture(scope="module")
