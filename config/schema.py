@@ -1,6 +1,7 @@
 """The sources file: what to crawl, validated before anything runs."""
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,71 @@ class Fields(BaseModel):
     author: str | None = None
     posted_at: str | None = None
     price: str | None = None
+
+
+class Login(BaseModel):
+    """A plain form login, for simple forums: before crawling, nigran fetches `url`, fills the form `form` picks
+    (its text and password inputs) and posts it. The password comes from an environment variable or a file,
+    never from the sources file, and is read only when the crawl logs in."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    form: str = "form"
+    username: str
+    password_env: str | None = None
+    password_file: Path | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v)
+
+    @model_validator(mode="after")
+    def _one_password(self) -> Login:
+        if (self.password_env is None) == (self.password_file is None):
+            raise ValueError("login: give exactly one of password_env and password_file")
+        return self
+
+    def password(self) -> str:
+        """The password; ConfigError naming where it should be (never the value) when it is not there."""
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if not value:
+                raise ConfigError(f"login password: environment variable {self.password_env} is not set")
+            return value
+        try:
+            value = self.password_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"login password: cannot read {self.password_file}: "
+                              f"{getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+        if not value:
+            raise ConfigError(f"login password: {self.password_file} is empty")
+        return value
+
+
+class LoginPage(BaseModel):
+    """How to tell the site's login page: a regular expression its URL matches, and/or a CSS selector on it."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = None
+    selector: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression ({exc})") from None
+        return v
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {quote(url)}")
+    return url
 
 
 # The forum engines whose markup spiders/segment.py knows (a test keeps the two lists equal).
@@ -58,21 +124,25 @@ class Source(BaseModel):
     download_delay: float = Field(default=0.0, ge=0)
     concurrency: int | None = Field(default=None, ge=1, le=64)
     timeout: float | None = Field(default=None, gt=0, le=600)
+    session: str | None = None
+    login: Login | None = None
+    logged_in: str | None = None
+    login_page: LoginPage | None = None
+    mirrors: list[str] = Field(default_factory=list)
+    queue_wait: float = Field(default=30.0, ge=0, le=600)
 
-    @field_validator("name")
+    @field_validator("name", "session")
     @classmethod
-    def _slug(cls, v: str) -> str:
-        if not SLUG.match(v):
+    def _slug(cls, v: str | None) -> str | None:
+        if v is not None and not SLUG.match(v):
             raise ValueError("must be a slug: lower-case letters, digits, '-' or '_'")
         return v
 
-    @field_validator("start_urls", "base_url")
+    @field_validator("start_urls", "base_url", "mirrors")
     @classmethod
     def _urls(cls, v):
         for url in [v] if isinstance(v, str) else v:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"not an http(s) URL: {quote(url)}")
+            _http_url(url)
         return v
 
     @field_validator("channels")
@@ -104,14 +174,21 @@ class Source(BaseModel):
             raise ValueError("start_urls: needs at least one URL")
         urls = self.start_urls or [self.base_url]
         try:
-            self.allowed_domains = sorted({canonical_host(d) for d in self.allowed_domains}
-                                          or {canonical_host(urlsplit(u).hostname) for u in urls})
+            hosts = {canonical_host(d) for d in self.allowed_domains} or \
+                {canonical_host(urlsplit(u).hostname) for u in urls}
+            self.allowed_domains = sorted(hosts | {canonical_host(urlsplit(u).hostname) for u in self.mirrors})
         except BadHost as exc:
             raise ValueError(f"allowed_domains: {exc}") from None
         outside = [u for u in urls if not in_scope(u, self.allowed_domains)]
         if outside:
             raise ValueError(f"start_urls: {quote(outside[0])} is outside allowed_domains")
         return self
+
+    @property
+    def session_name(self) -> str:
+        """The stored session this source crawls with and `nigran session login` records: `session`, else the
+        source's own name."""
+        return self.session or self.name
 
     @property
     def needs_tor(self) -> bool:

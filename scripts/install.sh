@@ -4,7 +4,7 @@ set -euo pipefail
 venv="${1:-.venv}"
 cd "$(dirname "$0")/.."
 
-apt_packages=(tor chromium minisign)
+apt_packages=(tor chromium minisign xvfb)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
