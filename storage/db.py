@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +38,27 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction to migrate on. On SQLite, foreign key actions are off meanwhile (SQLite's
+    own procedure to rebuild a table that others refer to: a batch migration's copy of `alerts` would
+    otherwise delete its deliveries), and the keys are checked before the commit."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # ignored inside a transaction: set before it
+            conn.commit()
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise DatabaseError("a migration broke a foreign key; nothing was changed")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def make_engine(url: str) -> Engine:
@@ -81,7 +102,7 @@ class Database:
                 return False
         except Exception as exc:  # connection refused, bad credentials, missing file...
             raise DatabaseError(f"cannot open database {self.safe_url}: {str(exc).splitlines()[0]}") from None
-        with self.engine.begin() as conn:
+        with migration_connection(self.engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(7242019)"))  # one migrator at a time
             cfg = alembic_config(self.url)

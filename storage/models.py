@@ -179,14 +179,31 @@ class AlertScan(Base):
     scanned_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class GuardStop(Base):
+    """A source a run stopped at a page it could not pass (crawler/guard.py): `status` login_wall,
+    session_expired, login_failed, no_session, captcha, queue, challenge or seized; the page is a capture."""
+
+    __tablename__ = "guard_stops"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
+    next_step: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Alert(Base):
-    """A new offer matching a rule (`reason` "rule:NAME") or a watched identifier's sighting ("watch:ID")."""
+    """A new offer matching a rule (`reason` "rule:NAME"), a watched identifier's sighting ("watch:ID"), or
+    a source that needs a human (`reason` "guard:SOURCE", no offer)."""
 
     __tablename__ = "alerts"
     __table_args__ = (UniqueConstraint("reason", "offer_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
-    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
     reason: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

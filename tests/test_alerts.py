@@ -4,11 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import hashlib
-import hmac
 import ipaddress
 import json
-import socket
 import ssl
 import subprocess
 
@@ -19,56 +16,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from nigran.config.alerts import load_alerts
 from nigran.config.schema import ConfigError
 from nigran.storage.db import Database
-from tests.support.fixture_server import FixtureServer, Request
 from tests.support.ops import demo_sources_file
 from tests.support.run import REPO, nigran
+from tests.support.webhook import SECRET, WebhookReceiver, free_port
 
-SECRET = "webhook-signing-secret"
 WATCHED = "17301-9046112-7"  # in one demo paste that offers CNIC and SIM data
 WATCHED_FORMS = (WATCHED, WATCHED.replace("-", ""))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class WebhookReceiver:
-    """An HTTP server on 127.0.0.1 that keeps every POST (headers and body) and answers 204."""
-
-    def __init__(self, port: int):
-        self.received: list[tuple[dict, bytes]] = []
-        self.server = FixtureServer(self._receive, port=port, protocol="HTTP/1.0", methods=("POST",),
-                                    name="webhook-receiver")
-
-    def _receive(self, request: Request):
-        self.received.append((dict(request.headers), request.body))
-        return 204, {}, b""
-
-    def __enter__(self) -> WebhookReceiver:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.stop()
-
-    def alerts(self) -> list[dict]:
-        """The bodies received, each checked against its signature."""
-        bodies = []
-        for headers, body in self.received:
-            expected = hmac.new(SECRET.encode(), headers["X-Nigran-Timestamp"].encode() + b"." + body,
-                                hashlib.sha256).hexdigest()
-            assert headers["X-Nigran-Signature"] == f"sha256={expected}"
-            assert headers["Content-Type"] == "application/json"
-            bodies.append(json.loads(body))
-            assert str(bodies[-1]["alert_id"]) == headers["X-Nigran-Alert-Id"]
-        return bodies
 
 
 class Mailbox:
@@ -252,3 +210,40 @@ def test_the_example_alerts_file_is_valid(monkeypatch):
     monkeypatch.delenv("NIGRAN_WEBHOOK_SECRET")
     with pytest.raises(ConfigError, match="environment variable NIGRAN_WEBHOOK_SECRET is not set"):
         load_alerts(REPO / "config" / "alerts.example.yaml")
+
+
+def test_migration_0008_makes_room_for_source_alerts_and_keeps_every_queued_delivery(db_url):
+    """On SQLite the migration copies `alerts` whole: its deliveries, which cascade from it, must stay."""
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from nigran.storage.db import alembic_config
+    from nigran.storage.models import Alert, AlertDelivery, Base, Capture, Offer, Post, Run
+
+    db = Database(db_url)
+    now = datetime.now(timezone.utc)
+    with db.session() as s:
+        run = Run(trigger="manual")
+        capture = Capture(source="m", url="http://m.onion/1", final_url="http://m.onion/1", status=200,
+                          body_sha256="0" * 64, body_size=1, fetched_at=now, transport="tor")
+        s.add_all([run, capture])
+        s.flush()
+        post = Post(source="m", post_key="k", url=capture.url, text="t", first_seen=now, last_seen=now,
+                    first_capture_id=capture.id, capture_id=capture.id)
+        s.add(post)
+        s.flush()
+        offer = Offer(post_id=post.id, source="m", kind="offer", first_seen=now, last_seen=now)
+        s.add(offer)
+        s.flush()
+        s.add(Alert(run_id=run.id, offer_id=offer.id, reason="rule:cnic", payload={},
+                    deliveries=[AlertDelivery(channel="soc"), AlertDelivery(channel="analysts")]))
+    command.downgrade(alembic_config(db_url), "0007")
+    assert Database(db_url, upgrade=False).upgrade() is True
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []  # models == migrations
+    with db.session() as s:
+        assert sorted(s.scalars(select(AlertDelivery.channel)).all()) == ["analysts", "soc"]
+        s.add(Alert(run_id=run.id, offer_id=None, reason="guard:m", payload={}))  # a source's alert: no offer

@@ -1,15 +1,14 @@
 """Alembic environment: runs on the connection nigran hands over, or on the configured URL."""
 from alembic import context
 
-from nigran.storage.db import make_engine
+from nigran.storage.db import make_engine, migration_connection
 from nigran.storage.models import Base
 
 
 def run() -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
-        engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
-        with engine.begin() as connection:
+        with migration_connection(make_engine(context.config.get_main_option("sqlalchemy.url"))) as connection:
             _migrate(connection)
     else:
         _migrate(connection)
