@@ -77,13 +77,23 @@ def js_shop():
 
 
 @pytest.fixture(scope="session")
-def tornet(tmp_path_factory, demo_sites, block_site, js_shop):
+def guard_site():
+    """The anti-DDoS guard pages (queue, long queue, captcha) before a tiny market (tests/support/guard_site.py)."""
+    from tests.support.guard_site import GuardSite
+
+    with GuardSite() as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def tornet(tmp_path_factory, demo_sites, block_site, js_shop, guard_site):
     """One private Tor network for the whole session, with the demo market and forum, the blocking
-    shop and the JavaScript shop as onion services, and `clearnet.test` mapped to 127.0.0.1 through an exit."""
+    shop, the JavaScript shop and the guard site as onion services, and `clearnet.test` mapped to 127.0.0.1
+    through an exit."""
     from tests.support.tornet import PrivateTorNetwork
 
     targets = {"market": demo_sites.ports["market"], "forum": demo_sites.ports["forum"], "blocky": block_site.port,
-               "jsshop": int(js_shop.base_url.rsplit(":", 1)[1])}
+               "jsshop": int(js_shop.base_url.rsplit(":", 1)[1]), "guard": guard_site.port}
     net = PrivateTorNetwork(tmp_path_factory.mktemp("tornet"), onion_targets=targets,
                             map_addresses={"clearnet.test": "127.0.0.1"})
     net.start(timeout=120)
