@@ -38,6 +38,8 @@ Kind = Literal["login", "captcha", "queue", "challenge", "seized"]
 
 @dataclass(frozen=True)
 class Wall:
+    """What stands between the crawler and the content, and what to tell a person about it."""
+
     kind: Kind
     reason: str  # one line for a human
     refresh: float | None = None  # seconds, when the page refreshes itself (meta refresh or Refresh header)
@@ -49,11 +51,12 @@ class BadDeclaration(ValueError):
 
 
 # --- the prefilter ------------------------------------------------------------------------------------------
-KEYWORDS = ("password", "captcha", "turnstile", "queue", "please wait", "waiting room", "refresh", "seized",
-            "beschlagnahmt", "law enforcement", "checking your browser", "checking if the site", "just a moment",
-            "ddos", "cf_chl", "challenge-platform", "verifying you are", "logged-in", "logged in",
-            "registered members", "permission to access")
-SMALL_KEYWORDS = ("<noscript", "document.cookie")
+# Lower-cased bytes, each scanned for separately: few and short, as every one costs a pass over the window. A
+# phrase that only counts next to a password field or a refresh needs no keyword of its own.
+KEYWORDS = (b"password", b"captcha", b"turnstile", b"queue", b"waiting room", b"refresh", b"seized", b"beschlagnahmt",
+            b"law enforcement", b"checking", b"just a moment", b"ddos", b"challenge", b"logged in", b"logged-in",
+            b"registered members")
+SMALL_KEYWORDS = (b"<noscript", b"document.cookie")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _LOOKS_HTML = re.compile(r"<(?:!doctype\s+html|html|head|body|meta|title|form|script|div|p)\b", re.I)
 
@@ -85,7 +88,8 @@ _QUEUE = re.compile(r"\b(?:you are|you're|you have been placed|you've been place
 _CHALLENGE = re.compile(r"checking your browser|checking if the site connection is secure|\bjust a moment\b|"
                         r"verifying you are (?:a )?human|ddos protection by|\bddos-guard\b|"
                         r"enable javascript and cookies to continue")
-CHALLENGE_MARKUP = ("cf_chl_opt", "/cdn-cgi/challenge-platform", "cf-browser-verification", "/.well-known/ddos-guard")
+CHALLENGE_MARKUP = (b"cf_chl_opt", b"/cdn-cgi/challenge-platform", b"cf-browser-verification",
+                    b"/.well-known/ddos-guard")
 _COOKIE_RELOAD = re.compile(r"location\s*(?:\.\s*(?:reload|replace|assign|href)|=)")
 _SEIZED = re.compile(r"\bthis (?:hidden |onion |web)?(?:site|website|service|domain|market|marketplace|forum|"
                      r"platform|server) (?:has been|was|is now|is) seized\b|"
@@ -105,7 +109,10 @@ CHROME_TAGS = {"head", "script", "style", "noscript", "template", "svg", "iframe
 _CHROME_TOKEN = re.compile(r"(?:[a-z]{1,3}-)?(?:page|site|main|top)?[-_]?(?:header|footer|nav|sidebar|breadcrumb|"
                            r"copyright|menu|quick[-_]?login|login[-_]?bar|user[-_]?bar|top[-_]?bar)", re.I)
 _MAIN = CSSSelector("main, [role=main], #main, #content, #main-content, #maincontent, #page-body")
-_POSTS = CSSSelector(", ".join(sel for markup in ENGINE_MARKUP.values() for sel in markup["post"]))
+# The forum engines' post selectors, each with the class, id and attribute names and values it needs: a selector
+# is only run on a page whose raw text has them all (one union of them all costs more than the parse).
+_POSTS = [(CSSSelector(css), tuple(name.lower().encode() for name in re.findall(r"[.#\[=]([\w-]+)", css)))
+          for markup in ENGINE_MARKUP.values() for css in markup["post"]]
 
 
 def detect(url: str, status: int, headers: Mapping[str, str], text: str | bytes, *,
@@ -113,31 +120,34 @@ def detect(url: str, status: int, headers: Mapping[str, str], text: str | bytes,
            login_selector: str | None = None) -> Wall | None:
     """The wall this response is, or None for a real page (and for anything that is not HTML).
 
-    `url` is the final URL after redirects; `headers` maps header names (any case) to values. The source may
-    declare `logged_in` (a CSS selector on every logged-in page), `login_url` (a regex the login page's URL
-    matches) and `login_selector` (a CSS selector on the login page); the last two win over everything, and a
-    missing `logged_in` marker is a login wall unless the page is a captcha, queue, challenge or seizure.
-    Login walls are only reported for 2xx, 401 and 403 answers: an error page is not a login page.
-    Raises BadDeclaration for a declaration that does not compile."""
+    `url` is the final URL after redirects; `headers` maps header names (any case) to values; bytes `text` is
+    read as UTF-8. The source may declare `logged_in` (a CSS selector on every logged-in page), `login_url` (a
+    regex the login page's URL matches) and `login_selector` (a CSS selector on the login page): the last two,
+    then a well-known login page URL, win over everything; a missing `logged_in` marker is a login wall unless
+    the page is a captcha, queue, challenge or seizure. Login walls are only reported for 2xx, 401 and 403
+    answers: an error page is not a login page. Raises BadDeclaration for a declaration that does not compile,
+    whatever the response."""
+    url_pattern = _pattern(login_url) if login_url else None
+    on_login_page = _selector(login_selector, "login_selector") if login_selector else None
+    marker = _selector(logged_in, "logged_in") if logged_in else None
     headers = {str(name).lower(): str(value) for name, value in headers.items()}
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     window = text[:WINDOW]
-    if not window.strip() or not _is_html(headers.get("content-type", ""), window):
+    if not window or window.isspace() or not _is_html(headers.get("content-type", ""), window):
         return None
     may_login = 200 <= status < 300 or status in (401, 403)
     wall = _Walls(url, headers, window)
-    if may_login and login_url and _pattern(login_url).search(url):
+    if may_login and url_pattern and url_pattern.search(url):
         return wall.make("login", "URL matches the source's login page pattern")
-    if may_login and login_selector and wall.page.select(_selector(login_selector, "login_selector")):
+    if may_login and on_login_page and wall.page.select(on_login_page):
         return wall.make("login", f"the source's login page selector {login_selector!r} matches")
     if may_login and _is_login_url(url):
         return wall.make("login", "a login page URL")
     found = wall.guard()
     if found:
         return found
-    if may_login and logged_in:
-        marker = _selector(logged_in, "logged_in")
+    if may_login and marker:
         if not wall.page.select(marker) and not (len(text) > WINDOW and _Page(text).select(marker)):
             return wall.make("login", f"page lacks the source's logged-in marker {logged_in!r}")
         return None
@@ -180,7 +190,7 @@ def _selector(css: str, name: str) -> CSSSelector:
 
 # --- cheap checks -------------------------------------------------------------------------------------------
 def _is_html(content_type: str, window: str) -> bool:
-    """HTML by its Content-Type; by its first bytes when the type is missing or says nothing."""
+    """HTML by its Content-Type; by its first characters when the type is missing or says nothing."""
     ctype = content_type.split(";", 1)[0].strip().lower()
     if "\x00" in window[:1024]:
         return False
@@ -229,8 +239,9 @@ class _Page:
         self.window = window
 
     @cached_property
-    def low(self) -> str:
-        return self.window.lower()
+    def low(self) -> bytes:
+        """The window as UTF-8 with ASCII letters lower-cased: what the prefilter scans (fast on any script)."""
+        return self.window.encode("utf-8", "ignore").lower()
 
     @cached_property
     def root(self):
@@ -248,7 +259,7 @@ class _Page:
 
     @cached_property
     def has_posts(self) -> bool:
-        return self.select(_POSTS)
+        return any(self.select(sel) for sel, needs in _POSTS if all(n in self.low for n in needs))
 
     @cached_property
     def text(self) -> str:
@@ -284,7 +295,7 @@ class _Page:
         """The gates of every captcha widget, captcha input or captcha image: their forms (else parents), unless
         the form also takes a message (a textarea): a captcha'd reply or contact form is part of a real page."""
         found = []
-        if "captcha" not in self.low and "turnstile" not in self.low:
+        if b"captcha" not in self.low and b"turnstile" not in self.low:
             return found
         for el in self.all(etree.Element):
             attrs = _attrs(el).lower()
@@ -337,7 +348,7 @@ class _Page:
 
     @cached_property
     def meta_refresh(self) -> str | None:
-        if "refresh" not in self.low:
+        if b"refresh" not in self.low:
             return None
         for meta in self.all("meta"):
             if (meta.get("http-equiv") or "").strip().lower() == "refresh" and meta.get("content"):
@@ -391,7 +402,7 @@ class _Walls:
         boxes = [box for box in self.page.captchas if not any(_is_password(el) for el in box.iter("input"))]
         if not boxes or not self.page.bare(SPARSE):
             return None
-        widget = next((w for w in ("h-captcha", "g-recaptcha", "cf-turnstile") if w in self.page.low), None)
+        widget = next((w for w in ("h-captcha", "g-recaptcha", "cf-turnstile") if w.encode() in self.page.low), None)
         return self.make("captcha", f"{widget} widget" if widget else "captcha form")
 
     def _queue(self) -> Wall | None:
@@ -414,7 +425,7 @@ class _Walls:
             return self.make("challenge", f"JavaScript challenge page ('{m.group(0)}')")
         marker = next((k for k in CHALLENGE_MARKUP if k in page.low), None)
         if marker:
-            return self.make("challenge", f"JavaScript challenge page ({marker})")
+            return self.make("challenge", f"JavaScript challenge page ({marker.decode()})")
         if page.chars < TINY:
             scripts = " ".join(s.text or "" for s in page.all("script"))
             if "document.cookie" in scripts and _COOKIE_RELOAD.search(scripts):

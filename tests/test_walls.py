@@ -103,8 +103,8 @@ def test_login_walls_come_with_2xx_401_403_only():
 
 
 def test_cloudflare_header_alone_is_a_challenge():
-    wall = detect(URL, 403, {"Content-Type": "text/html", "CF-Mitigated": "challenge"}, "<html><body></body></html>")
-    assert wall.kind == "challenge"
+    headers = {"Content-Type": "text/html", "CF-Mitigated": "challenge"}
+    assert detect(URL, 403, headers, "<html><body></body></html>").kind == "challenge"
 
 
 def test_captcha_wins_over_queue():
@@ -115,7 +115,7 @@ def test_captcha_wins_over_queue():
 
 
 def test_waiting_page_refreshing_to_a_token_is_a_queue():
-    page = "<html><head><meta http-equiv='refresh' content='4; url=/?q=9fA2kLm0Qx7Rt3Vb8Nc1'></head><body></body></html>"
+    page = "<html><head><meta http-equiv='refresh' content='4; url=/?q=9fA2kLm0Qx7Rt3Vb8Nc1'></head><body></body>"
     assert detect(URL, 200, HTML, page) == Wall("queue", "waiting page, refreshes in 4 s", 4.0,
                                                 "http://board.example/?q=9fA2kLm0Qx7Rt3Vb8Nc1")
 
@@ -155,7 +155,7 @@ def test_missing_logged_in_marker_is_a_login_wall():
     page = read(FIXTURES / "forums" / "phpbb" / "page1.html")
     wall = detect(URL, 200, HTML, page, logged_in="a.logout")
     assert wall.kind == "login" and "a.logout" in wall.reason
-    marked = page.replace("<body class=\"\">", '<body class=""><a class="logout" href="/ucp.php?mode=logout">Logout</a>')
+    marked = page.replace('<body class="">', '<body class=""><a class="logout" href="/ucp.php?mode=logout">Logout</a>')
     assert detect(URL, 200, HTML, marked, logged_in="a.logout") is None
 
 
@@ -166,7 +166,8 @@ def test_logged_in_marker_ignored_on_errors_non_html_and_guard_pages():
 
 
 def test_logged_in_marker_found_beyond_the_prefilter_window():
-    page = "<html><body>" + "<p>row of a long listing, CNIC records</p>" * 6000 + '<a class="logout">x</a></body></html>'
+    rows = "<p>row of a long listing, CNIC records</p>" * 6000
+    page = f'<html><body>{rows}<a class="logout">x</a></body></html>'
     assert len(page) > 200_000
     assert detect(URL, 200, HTML, page, logged_in="a.logout") is None
 
@@ -184,15 +185,17 @@ def test_declared_login_url_and_selector():
     ({"logged_in": "div["}, "logged_in: not a CSS selector"),
     ({"login_selector": "a:::b"}, "login_selector: not a CSS selector"),
     ({"login_url": "(unclosed"}, "login_url: not a regular expression")])
-def test_bad_declarations_fail_in_one_line(kwargs, message):
+@pytest.mark.parametrize("status, headers", [(200, HTML), (404, HTML), (200, {"content-type": "image/png"})])
+def test_bad_declarations_fail_in_one_line_whatever_the_response(kwargs, message, status, headers):
     with pytest.raises(BadDeclaration) as err:
-        detect(URL, 200, HTML, positive("generic_login.html"), **kwargs)
+        detect(URL, status, headers, positive("generic_login.html"), **kwargs)
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("url", [
     "http://b.example/ucp.php?mode=login&redirect=index.php", "http://b.example/login", "http://b.example/login/",
-    "http://b.example/member.php?action=login", "http://b.example/login/login", "http://b.example/index.php?action=login",
+    "http://b.example/member.php?action=login", "http://b.example/login/login",
+    "http://b.example/index.php?action=login",
     "http://b.example/index.php?action=login2", "http://b.example/session/new", "http://b.example/login.php?do=login",
     "http://b.example/users/sign_in", "http://b.example/index.php?login/"])
 def test_login_page_urls(url):
@@ -234,8 +237,8 @@ def test_guest_login_box_on_a_real_page_is_no_wall(path, where):
 def test_demo_sites_serve_no_walls():
     with DemoSites() as demo:
         for site, base in demo.urls.items():
-            paths = [p.relative_to(SITES_DIR / site).as_posix() for p in (SITES_DIR / site).rglob("*") if p.is_file()]
-            for path in [*paths, "", "no-such-page.html"]:
+            files = [p.relative_to(SITES_DIR / site).as_posix() for p in (SITES_DIR / site).rglob("*") if p.is_file()]
+            for path in [*files, "", "no-such-page.html"]:
                 status, headers, text = fetch(base + path)
                 assert detect(base + path, status, headers, text) is None, base + path
 
