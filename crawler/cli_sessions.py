@@ -35,7 +35,8 @@ def describe(info: SessionInfo) -> str:
         return f"session {info.name}: unreadable: {info.error}"
     expiry = "session cookies only" if info.expires_at is None else \
         f"{'expired' if info.expired() else 'expires'} {iso(info.expires_at)}"
-    return (f"session {info.name}: {info.cookies} cookies for {', '.join(info.domains) or 'no domain'} "
+    cookies = f"{info.cookies} cookie{'' if info.cookies == 1 else 's'}"
+    return (f"session {info.name}: {cookies} for {', '.join(info.domains) or 'no domain'} "
             f"({info.origin}, {iso(info.created_at)}); {expiry}")
 
 
@@ -107,7 +108,8 @@ def session_import(name, file, as_json):
     except OSError as exc:
         fail(f"cannot store session {name!r}: {exc.strerror or exc}")
     show_session(SessionInfo.of(name, state), as_json)
-    say(f"nigran: warning: {file} holds the session unencrypted: delete it now (shred -u {shlex.quote(str(file))})", err=True)
+    say(f"nigran: warning: {file} holds the session unencrypted: delete it now "
+        f"(shred -u {shlex.quote(str(file))})", err=True)
 
 
 @session.command("login")
@@ -134,6 +136,8 @@ def session_login(source, sources_path, tor_socks, tor_control, timeout, as_json
                             tor=TorConfig.from_env(tor_socks, tor_control), timeout=timeout)
     except (SessionError, TorError) as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot store the session of {source!r}: {exc.strerror or exc}")
     show_session(info, as_json)
     sources = "" if sources_path == DEFAULT_SOURCES else f" --sources {sources_path}"
     say(f"next: nigran crawl --source {source}{sources}", err=as_json)

@@ -91,7 +91,8 @@ def record_login(url: str, *, proxy: dict | None, confirm: Callable[[], None], o
         try:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=False, args=CHROMIUM_ARGS)
         except PlaywrightError as exc:
-            raise SessionError(f"Chromium could not open a window on display {display}: {_first_line(exc)}") from None
+            why = "no X server answers there" if "Missing X server" in str(exc) else _first_line(exc)
+            raise SessionError(f"Chromium could not open a window on display {display}: {why}") from None
         try:
             context = browser.new_context(**CONTEXT_OPTIONS, **({"proxy": proxy} if proxy else {}))
             page = context.new_page()

@@ -36,9 +36,9 @@ NONCE = 12
 HKDF_INFO = b"nigran session store v1"
 MAX_FILE = 16 * 1024 * 1024
 SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
-_BAD_NAME = re.compile(r"[\s;=\x00-\x1f\x7f]")
+_BAD_NAME = re.compile(r"[;=\x00-\x1f\x7f]")
 _BAD_VALUE = re.compile(r"[;\x00-\x1f\x7f]")
-_BAD_DOMAIN = re.compile(r"[\s/;:\\\x00-\x1f\x7f]")
+_BAD_DOMAIN = re.compile(r"[\s/;\\\x00-\x1f\x7f]")
 
 
 class SessionError(Exception):
@@ -62,15 +62,18 @@ def check_name(name: object) -> str:
 
 def cookie(name: object, value: object, domain: object, *, path: object = "/", expires: object = -1,
            http_only: object = False, secure: object = False, same_site: object = "Lax") -> dict:
-    """One cookie in Playwright's form, checked: SessionError naming the bad field (never its value).
+    """One cookie in Playwright's form, checked as Chromium checks what it keeps: SessionError naming the bad
+    field (never its value).
 
     `expires` is seconds since the epoch, -1 (or 0, or none) for a session cookie. A leading dot on
     `domain` makes a domain cookie (sent to subdomains too), none a host-only cookie. SameSite=None
     without Secure, which Chromium refuses, is kept as Lax, as Chromium treats a cookie without SameSite."""
-    if not isinstance(name, str) or not name or _BAD_NAME.search(name):
-        raise SessionError("'name' is empty or holds spaces, ';', '=' or control characters")
+    if not isinstance(name, str) or _BAD_NAME.search(name):
+        raise SessionError("'name' is not text, or holds ';', '=' or control characters")
     if not isinstance(value, str) or _BAD_VALUE.search(value):
         raise SessionError("'value' is not text, or holds ';' or control characters")
+    if not name and not value:
+        raise SessionError("'name' and 'value' are both empty")
     if not isinstance(domain, str) or not domain.strip().lstrip(".") or _BAD_DOMAIN.search(domain.strip()):
         raise SessionError("'domain' is not a host name")
     if path is None or path == "":

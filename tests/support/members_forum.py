@@ -95,14 +95,17 @@ class MembersForum:
         if parts.path == "/ucp.php":
             return self._ucp(request, query)
         if parts.path not in ("/index.php", "/viewforum.php", "/viewtopic.php") or request.method != "GET":
-            return 404, HTML, _page("Information", "<div class='panel'><p>The requested page does not exist.</p></div>")
+            return 404, HTML, _page("Information", "<p>The requested page does not exist.</p>")
         sid = self._member_view(request)
         if sid is None:
             if parts.path == "/viewtopic.php":
-                return 302, {"Location": "./ucp.php?mode=login&redirect=" + quote(request.path.lstrip("/"), safe="")}, b""
+                redirect = quote(request.path.lstrip("/"), safe="")
+                return 302, {"Location": f"./ucp.php?mode=login&redirect={redirect}"}, b""
             return 200, {**HTML, **self._guest_cookies()}, self._login_page(WALL, request.path.lstrip("/"))
         body = self._members_page(parts.path, query, sid)
-        return (200, HTML, body) if body else (404, HTML, _page("Information", "<p>The requested topic does not exist.</p>"))
+        if body is None:
+            return 404, HTML, _page("Information", "<p>The requested topic does not exist.</p>")
+        return 200, HTML, body
 
     def _ucp(self, request: Request, query: dict):
         mode = query.get("mode")
@@ -125,7 +128,8 @@ class MembersForum:
                 form.get("password", "").encode(), self._password.encode()):
             return 200, HTML, self._login_page(BAD_PASSWORD, redirect)
         _, sid = self.session_cookie()
-        return 302, {"Location": "./" + _local(form.get("redirect") or redirect), **_set_cookies(sid, MEMBER_ID)}, b""
+        target = _local(form.get("redirect") or redirect)
+        return 302, {"Location": f"./{target}", **_set_cookies(sid, MEMBER_ID)}, b""
 
     def _guest_cookies(self) -> dict:
         return _set_cookies(secrets.token_hex(16), "1")  # phpBB gives guests an (anonymous) session too
@@ -173,7 +177,7 @@ class MembersForum:
                                         f'<div class="forumbg"><ul class="topiclist topics">{rows}</ul></div>',
                          self.username, sid)
         topic = int(query["t"]) if query.get("t", "").isdigit() else 0
-        start = int(query["start"]) if query.get("start", "0").isdigit() else -1
+        start = int(query.get("start", "0")) if query.get("start", "0").isdigit() else -1
         if not 1 <= topic <= self.threads or start < 0 or start % self.per_page or start >= self.pages * self.per_page:
             return None
         posts = "".join(self._post(topic, start + i) for i in range(self.per_page))
