@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
     "--dns-prefetch-disable",
     "--no-pings",
 ]
+# Playwright's own browser download cannot run here: the system Chromium, Debian's package.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CONTEXT_OPTIONS = {"ignore_https_errors": True, "service_workers": "block"}  # as lax as the httpx route
 DOCUMENT, RENDERED = "nigran_browser_document", "nigran_browser_rendered"
 logger = logging.getLogger(__name__)
@@ -49,9 +51,7 @@ def browser_settings() -> dict:
     return {
         "DOWNLOAD_HANDLERS": http_only("nigran.crawler.browser.BrowserDownloadHandler"),
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
-        # Playwright's own browser download cannot run here: the system Chromium, Debian's package.
-        "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": shutil.which("chromium") or "/usr/bin/chromium",
-                                      "args": CHROMIUM_ARGS},
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS},
     }
 
 

@@ -9,7 +9,7 @@ import time
 import click
 
 from nigran.config.schema import ConfigError, load_sources
-from nigran.crawler import cli_evidence, cli_ops
+from nigran.crawler import cli_evidence, cli_ops, cli_sessions
 from nigran.crawler.cli_common import (CATEGORIES, OneLineErrors, db_option, fail, iso_datetime, json_option,
                                        load_or_exit, open_db, out, print_json_line, print_json_lines, print_summary,
                                        setting_option, source_filter_option, sources_option, table, tor_control_option,
@@ -327,7 +327,7 @@ def sources_check(sources_path, as_json):
                         for s in loaded]))
 
 
-for _command in (*cli_ops.COMMANDS, *cli_evidence.COMMANDS):
+for _command in (*cli_ops.COMMANDS, *cli_evidence.COMMANDS, *cli_sessions.COMMANDS):
     main.add_command(_command)
 
 if __name__ == "__main__":
