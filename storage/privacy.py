@@ -166,3 +166,12 @@ class Pseudonyms:
             text = text[:found.start] + f"[{self.of(found.type, identifier_hmac(found.type, found.value))}]" \
                 + text[found.end:]
         return text
+
+
+SECRET_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
+
+
+def without_secrets(headers: list[list[str]]) -> list[list[str]]:
+    """[name, value] header pairs with the values of session secrets (cookies, credentials) replaced by
+    "[redacted]": what the database, reports and exports keep. Only the WARC records keep them, as evidence."""
+    return [[name, "[redacted]" if name.lower() in SECRET_HEADERS else value] for name, value in headers]

@@ -16,8 +16,8 @@ from nigran.storage.db import Database
 from nigran.storage.evidence import custody, keys
 from nigran.storage.evidence.provenance import operator as default_operator
 from nigran.storage.evidence.warcstore import Pointer, RunWarcs
-from nigran.storage.models import Capture, CaptureArtifact, Offer, OfferIdentifier, Post, Run, utcnow
-from nigran.storage.privacy import identifier_hmac, identifier_key, mask
+from nigran.storage.models import Capture, CaptureArtifact, GuardStop, Offer, OfferIdentifier, Post, Run, utcnow
+from nigran.storage.privacy import identifier_hmac, identifier_key, mask, without_secrets
 from nigran.storage.runs import close_dead_runs, this_process
 from nigran.storage.utc import utc_text
 
@@ -203,6 +203,12 @@ class Recorder:
         with self.db.session() as s:
             custody.record_config(s, self.operator, path)
 
+    def record_stop(self, **fields: Any) -> None:
+        """A source stopped at a wall or guard (GuardStop columns), once the capture it names is committed."""
+        self.flush()
+        with self.db.session() as s:
+            s.add(GuardStop(**fields))
+
     def note_tor_socks(self, host: str, port: int) -> None:
         """Name the Tor SOCKS address the crawl uses in the warcinfo of every WARC file opened from now on."""
         self.warcs.tor_socks = f"{host}:{port}"
@@ -232,6 +238,7 @@ class Recorder:
 
         `fields` are Capture columns; `request_headers` ([name, value] pairs) go to the WARC request
         record and `started_at` (when the request was sent) to the response record and custody event.
+        Cookies and credentials stay in the WARC records only: the capture row keeps them redacted.
         """
         digest = self.bodies.put(body)
         pointer = self.warcs.exchange(
@@ -241,6 +248,7 @@ class Recorder:
                 "WARC-Nigran-Source": fields["source"], "WARC-Nigran-Transport": fields.get("transport"),
                 "WARC-Nigran-Circuit": fields.get("circuit_id"), "WARC-Nigran-Exit": fields.get("exit_fingerprint"),
                 "WARC-Nigran-Started": started_at and utc_text(started_at)})
+        fields["headers"] = without_secrets(fields.get("headers", []))
         return self._store(body, digest, pointer, fields, started_at), digest
 
     def capture_artifact(self, *, page_capture_id: int | None, role: str, data: bytes, content_type: str,
