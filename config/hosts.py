@@ -78,3 +78,19 @@ def out_of_scope(url: str, domains: list[str]) -> str | None:
 def in_scope(url: str, domains: list[str]) -> bool:
     """True when `url` may be fetched for a source limited to `domains` (see out_of_scope)."""
     return out_of_scope(url, domains) is None
+
+
+def origin(url: str) -> str:
+    """`scheme://host[:port]` of `url`, host canonical, default port dropped: what a mirror is. Raises BadHost."""
+    parts = urlsplit(canonical_url(url))
+    port = parts.port
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    if port is not None and port == {"http": 80, "https": 443}.get(parts.scheme.lower()):
+        netloc = netloc.rsplit(":", 1)[0]
+    return f"{parts.scheme.lower()}://{netloc}"
+
+
+def on_origin(url: str, new_origin: str) -> str:
+    """`url` with its scheme and host:port replaced by `new_origin`'s (path, query and fragment kept)."""
+    parts, target = urlsplit(url), urlsplit(new_origin)
+    return urlunsplit(parts._replace(scheme=target.scheme, netloc=target.netloc))

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nigran.config.errors import ConfigError, quote
-from nigran.config.hosts import BadHost, canonical_host, in_scope, is_onion
+from nigran.config.hosts import BadHost, canonical_host, in_scope, is_onion, on_origin, origin
 from nigran.config.yamlsafe import read_yaml
 
 DEFAULT_SOURCES = Path("config/sources.yaml")
@@ -183,6 +183,24 @@ class Source(BaseModel):
         if outside:
             raise ValueError(f"start_urls: {quote(outside[0])} is outside allowed_domains")
         return self
+
+    @property
+    def origins(self) -> list[str]:
+        """The site's mirrors in the order a crawl tries them: the first start URL's, then `mirrors`'."""
+        found: list[str] = []
+        for url in [*self.start_urls[:1], *self.mirrors]:
+            if origin(url) not in found:
+                found.append(origin(url))
+        return found
+
+    def canonical(self, url: str) -> str:
+        """`url` as on the first mirror, whichever mirror served it: what post keys and the page budget use,
+        so a post seen on two mirrors is one post. Other URLs are returned as they are."""
+        mirrors = self.origins
+        try:
+            return on_origin(url, mirrors[0]) if len(mirrors) > 1 and origin(url) in mirrors[1:] else url
+        except BadHost:
+            return url
 
     @property
     def session_name(self) -> str:

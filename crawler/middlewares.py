@@ -8,8 +8,10 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
 
 from nigran.config.hosts import canonical_url, is_onion, out_of_scope
+from nigran.crawler.mirrors import on_next_mirror
 from nigran.crawler.runtime import Runtime
 from nigran.crawler.tor import TorError
 from nigran.storage.utc import retry_after
@@ -50,6 +52,39 @@ class ScopeMiddleware:
         self.crawler.stats.inc_value("nigran/refused")
         log.warning("source %s: not fetched: %.200s (%s)", spider.name, request.url, why)
         raise OutOfScope(f"{request.url[:200]}: {why}")
+
+
+class MirrorMiddleware:
+    """Send every request of a source with mirrors to the mirror in use (`Runtime.of(crawler).mirrors`), and
+    move to the next mirror when one cannot be reached after Scrapy's retries. A seizure banner or a guard
+    page moves it too (crawler/guard.py).
+
+    Sits between ScopeMiddleware, which canonicalises hosts, and RouteMiddleware, so a request moved to
+    another mirror is routed for that mirror's host. Politeness (delay, concurrency) is Scrapy's per-host
+    slot: a new mirror starts with its own, equally polite slot.
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.runtime = Runtime.of(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request):
+        mirrors = self.runtime.mirrors
+        url = mirrors.route(request.url) if mirrors is not None else request.url
+        return None if url == request.url else request.replace(url=url, dont_filter=True)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (IgnoreRequest, HttpError)):
+            return None
+        reason = (str(exception).strip().splitlines() or [type(exception).__name__])[0]
+        moved = on_next_mirror(self.runtime.mirrors, request, f"unreachable: {reason[:160]}")
+        if moved is not None:
+            self.crawler.stats.inc_value("nigran/mirror_moves")
+        return moved
 
 
 class RouteMiddleware:
@@ -98,7 +133,9 @@ class RouteMiddleware:
 
 
 class BlockMiddleware:
-    """On signs of blocking (429/503, captcha or access-denied pages) renew the source's Tor circuit and retry.
+    """On signs of blocking (403/429/503, short access-denied or rate-limit pages) renew the source's Tor
+    circuit and retry. Captcha, queue and challenge pages are guards, never retried: crawler/guard.py, which
+    sits above this middleware, stops the source on them.
 
     Renewal respects tor's rate limit (TorSession.renew); retries back off exponentially within a budget.
     A status the request says its spider handles (`handle_httpstatus_list`, e.g. Telegram's 429 with
@@ -108,7 +145,7 @@ class BlockMiddleware:
     """
 
     BLOCK_STATUSES = {403, 429, 503}
-    BLOCK_WORDS = re.compile(rb"captcha|access denied|are you a robot|too many requests|rate limit", re.I)
+    BLOCK_WORDS = re.compile(rb"access denied|too many requests|rate limit", re.I)
     MAX_RETRIES = 4
     BASE_DELAY = 1.0
 

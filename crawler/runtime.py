@@ -18,6 +18,7 @@ from scrapy import signals
 from twisted.internet import task
 
 from nigran.crawler.frontier import Frontier, connect
+from nigran.crawler.mirrors import Mirrors
 from nigran.crawler.tor import TorAccess
 from nigran.pipelines.store import CrawlStore
 from nigran.spiders.state import SpiderState
@@ -49,8 +50,8 @@ class Services:
 
 
 class Runtime(SpiderState, CrawlStore):
-    """Extension: one crawler's access to its Services, its frontier (distributed runs), its page budget
-    and its browser; commits what is pending every second, even when the crawl goes quiet."""
+    """Extension: one crawler's access to its Services, its frontier (distributed runs), its page budget,
+    its mirrors and its browser; commits what is pending every second, even when the crawl goes quiet."""
 
     def __init__(self, crawler):
         self.crawler = crawler
@@ -63,6 +64,8 @@ class Runtime(SpiderState, CrawlStore):
                                  settings.getfloat("NIGRAN_LEASE_SECONDS")) if frontier else None
         self.browser: Any = None  # the BrowserDownloadHandler serving both schemes, once made
         self.pages: set[str] = set()  # pages taken from the budget by this process
+        source = getattr(crawler.spidercls, "source", None)
+        self.mirrors = Mirrors(source) if source is not None and len(source.origins) > 1 else None
         self.flusher: task.LoopingCall | None = None  # made once the crawl starts: it needs the reactor
         crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
