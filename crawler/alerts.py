@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from nigran.config.alerts import AlertsFile, Email, Rule, Webhook
 from nigran.pipelines.extraction import find_identifiers
 from nigran.storage.db import Database
-from nigran.storage.models import (Alert, AlertDelivery, AlertScan, Capture, Offer, OfferIdentifier, Post, Run, Watch,
-                                   utcnow)
+from nigran.storage.models import (Alert, AlertDelivery, AlertScan, Capture, GuardStop, Offer, OfferIdentifier, Post,
+                                   Run, Watch, utcnow)
 from nigran.storage.privacy import identifier_hmac, mask
 from nigran.storage.utc import iso
 
@@ -147,7 +147,25 @@ def _queue_run(s: Session, run: Run, config: AlertsFile) -> list[Alert]:
                           .order_by(OfferIdentifier.offer_id))
     for offer_id, watch in sightings:
         queue(offer_id, watch=watch)
+    alerts += _queue_stops(s, run, config)
     s.flush()
+    return alerts
+
+
+def _queue_stops(s: Session, run: Run, config: AlertsFile) -> list[Alert]:
+    """One alert, to every channel, per source the run stopped at a wall or guard: it needs a human."""
+    alerts = []
+    stops = s.execute(select(GuardStop, Capture.body_sha256).outerjoin(Capture, GuardStop.capture_id == Capture.id)
+                      .where(GuardStop.run_id == run.id).order_by(GuardStop.id))
+    for stop, sha256 in stops:
+        payload = {"reason": "guard", "rule": None, "watch": None, "run_id": run.id, "source": stop.source,
+                   "status": stop.status, "summary": f"source {stop.source} needs a human: {stop.status}",
+                   "detail": stop.reason, "next": stop.next_step, "url": stop.url, "at": iso(stop.at),
+                   "capture_sha256": sha256}
+        alert = Alert(run_id=run.id, offer_id=None, reason=f"guard:{stop.source}", payload=payload,
+                      deliveries=[AlertDelivery(channel=name) for name in config.channels_for([])])
+        s.add(alert)
+        alerts.append(alert)
     return alerts
 
 
@@ -175,7 +193,11 @@ def scan(db: Database, config: AlertsFile) -> list[dict]:
 
 def brief(alert: Alert) -> dict:
     """One line's worth of an alert, for summaries."""
-    p, o = alert.payload, alert.payload["offer"]
+    p = alert.payload
+    if p["reason"] == "guard":
+        return {"alert_id": alert.id, "reason": alert.reason, "offer_id": None, "source": p["source"],
+                "permalink": p["url"], "summary": f"{p['summary']} ({p['detail']}); next: {p['next']}"}
+    o = p["offer"]
     what = f"rule {p['rule']}" if p["rule"] else f"watched {p['watch']['type']} {p['watch']['masked']} ({p['watch']['label']})"
     return {"alert_id": alert.id, "reason": alert.reason, "offer_id": o["id"], "source": o["source"],
             "permalink": o["permalink"], "summary": f"{what}: offer {o['id']} on {o['source']} {o['permalink']}"}
@@ -210,6 +232,12 @@ def send_webhook(channel: Webhook, body: dict[str, Any]) -> None:
 
 def email_text(body: dict[str, Any]) -> tuple[str, str]:
     """Subject and plain-text body of an alert mail."""
+    if body["reason"] == "guard":
+        subject = f"nigran alert {body['alert_id']}: {body['summary']}"
+        lines = [subject, "", f"source:         {body['source']}", f"status:         {body['status']} ({body['detail']})",
+                 f"page:           {body['url']}", f"capture sha256: {body['capture_sha256']}",
+                 f"next:           {body['next']}", f"run:            {body['run_id']}"]
+        return subject, "\n".join(lines) + "\n"
     o = body["offer"]
     if body["watch"]:
         w = body["watch"]

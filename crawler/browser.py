@@ -124,7 +124,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             await super().close()
 
     def context_for(self, request) -> tuple[str, dict]:
-        """The context (name, options) for a request's route; Chromium takes no proxy credentials."""
+        """The context (name, options) for a request's route and session; Chromium takes no proxy credentials."""
         proxy = urlsplit(request.meta.get("proxy") or "")
         server = f"{proxy.scheme}://{proxy.hostname}:{proxy.port}" if proxy.hostname else None
         if request.meta.get("transport") == "tor" and not server:  # fail closed, as RouteMiddleware does
@@ -138,7 +138,9 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             self.generation += 1
         # "<-loopback>": nothing bypasses the proxy, not even 127.0.0.1
         route = {"proxy": {"server": server, "bypass": "<-loopback>"}} if server else {}
-        return name, {**CONTEXT_OPTIONS, **route}
+        # The source's stored session (crawler/logged_in.py): cookies and local storage of a new context.
+        state = {"storage_state": request.meta["storage_state"]} if request.meta.get("storage_state") else {}
+        return name, {**CONTEXT_OPTIONS, **route, **state}
 
     async def render(self, request):
         timeout = request.meta.setdefault("download_timeout", self.timeout)

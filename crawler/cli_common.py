@@ -90,8 +90,16 @@ def table(title: str, columns: tuple[str, ...], rows) -> Table:
     return result
 
 
+def print_stops(result) -> None:
+    """On stderr, one line per source of a crawl that a wall or guard stopped, naming the next command."""
+    for r in result.reports:
+        if r.next_step:
+            click.echo(f"source {r.source}: {r.failure}; next: {r.next_step}", err=True)
+
+
 def print_summary(result, as_json: bool) -> None:
-    """A crawl's per-source report: a table, or one JSON line."""
+    """A crawl's per-source report: a table, or one JSON line; and its stopped sources' lines (print_stops)."""
+    print_stops(result)
     if as_json:
         print_json_line(result.as_dict())
         return

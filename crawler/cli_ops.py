@@ -11,8 +11,8 @@ import click
 from nigran.config.alerts import DEFAULT_ALERTS, AlertsFile, load_alerts
 from nigran.config.schema import ConfigError
 from nigran.crawler.cli_common import (db_option, fail, iso_datetime, json_option, load_or_exit, open_db, out,
-                                       print_json_line, print_json_lines, print_summary, setting_option, sources_option,
-                                       table, verbose_option)
+                                       print_json_line, print_json_lines, print_stops, print_summary, setting_option,
+                                       sources_option, table, verbose_option)
 from nigran.crawler.terminal import SafeLogFormatter, say
 
 alerts_option = setting_option("NIGRAN_ALERTS", "alerts_path", type=click.Path(path_type=Path))
@@ -195,6 +195,7 @@ def sweep(sources_path, alerts_path, db_url, as_json, verbose, redis_url):
     except FrontierError as exc:
         fail(str(exc))
     if as_json:
+        print_stops(result.crawl)
         print_json_line(result.as_dict())
     else:
         print_summary(result.crawl, False)
@@ -209,7 +210,7 @@ def sweep(sources_path, alerts_path, db_url, as_json, verbose, redis_url):
 @click.command("runs")
 @db_option
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Newest N runs (0: all).")
-@click.option("--trigger", type=click.Choice(["manual", "scheduled", "sweep", "demo", "scrapy"]),
+@click.option("--trigger", type=click.Choice(["manual", "scheduled", "sweep", "demo", "scrapy", "session-check"]),
               help="Only runs started this way.")
 @json_option
 def runs(db_url, limit, trigger, as_json):

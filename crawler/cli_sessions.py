@@ -1,4 +1,4 @@
-"""`nigran session`: the stored sessions of sources behind a login (`list`, `import`, `login`, `remove`).
+"""`nigran session`: the stored sessions of sources behind a login (`list`, `import`, `login`, `check`, `remove`).
 
 A session is a secret: no command prints a cookie's value, in text or in JSON."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from nigran.config.schema import DEFAULT_SOURCES
-from nigran.crawler.cli_common import (fail, json_option, load_or_exit, out, print_json_line, print_json_lines,
-                                       sources_option, table, tor_control_option, tor_socks_option)
+from nigran.crawler.cli_common import (db_option, fail, json_option, load_or_exit, open_db, out, print_json_line,
+                                       print_json_lines, sources_option, table, tor_control_option, tor_socks_option)
 from nigran.crawler.terminal import say
 from nigran.storage.sessions import SessionError, SessionInfo, SessionStore, check_name
 from nigran.storage.utc import iso
@@ -141,6 +141,35 @@ def session_login(source, sources_path, tor_socks, tor_control, timeout, as_json
     show_session(info, as_json)
     sources = "" if sources_path == DEFAULT_SOURCES else f" --sources {sources_path}"
     say(f"next: nigran crawl --source {source}{sources}", err=as_json)
+
+
+@session.command("check")
+@click.argument("source")
+@sources_option
+@db_option
+@tor_socks_option
+@tor_control_option
+@json_option
+def session_check(source, sources_path, db_url, tor_socks, tor_control, as_json):
+    """Fetch SOURCE's first start URL once with its session and say whether it is still logged in. The
+    page is kept as evidence, as in any crawl.
+
+    Exit status: 0 logged in, 1 not (no session, a login wall or guard, or unreachable: one line says what
+    to run next), 2 unknown source or invalid sources file. JSON fields: source, logged_in, failure, next.
+    """
+    from nigran.crawler.crawl import check_session
+    from nigran.crawler.tor import TorConfig
+
+    [chosen] = load_or_exit(sources_path, (source,))
+    try:
+        report = check_session(chosen, open_db(db_url).url, tor=TorConfig.from_env(tor_socks, tor_control))
+    except SessionError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json_line({"source": source, "logged_in": report.ok, "failure": report.failure, "next": report.next_step})
+    if not report.ok:
+        fail(f"source {source}: {report.failure}" + (f"; next: {report.next_step}" if report.next_step else ""))
+    say(f"source {source}: logged in ({chosen.start_urls[0]} answered without a login wall or guard)", err=as_json)
 
 
 @session.command("remove")

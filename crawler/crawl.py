@@ -25,6 +25,7 @@ from nigran.spiders.loader import spider_class
 from nigran.storage.db import Database
 from nigran.storage.home import data_home, private_dir, private_file
 from nigran.storage.recorder import Recorder
+from nigran.storage.sessions import SessionError, SessionStore
 
 log = logging.getLogger(__name__)
 STAT_KEYS = {
@@ -50,6 +51,7 @@ class SourceReport:
     errors: int = 0
     finish_reason: str = ""
     failure: str | None = None
+    next_step: str | None = None  # what a human runs next, for a source a wall or guard stopped
 
     @property
     def ok(self) -> bool:
@@ -59,6 +61,7 @@ class SourceReport:
     def from_stats(cls, source: str, stats: dict[str, Any]) -> SourceReport:
         report = cls(source, **{k: int(stats.get(v, 0)) for k, v in STAT_KEYS.items()})
         report.finish_reason = str(stats.get("finish_reason", "not finished"))
+        report.next_step = stats.get("nigran/next")
         if stats.get("nigran/failure"):
             report.failure = str(stats["nigran/failure"])
         elif report.finish_reason != "finished":
@@ -247,3 +250,15 @@ class _progress:
         if self.enabled:
             self.loop.stop()
             self.bar.stop()
+
+
+def check_session(source: Source, db_url: str, *, tor: TorConfig | None = None) -> SourceReport:
+    """Fetch the source's first start URL once with its session (stored, or from its form login), as a crawl
+    of one page (kept as evidence like any other): the report says whether a wall or guard stopped it.
+    SessionError when the source has neither, before anything is fetched."""
+    if source.login is None and not SessionStore().exists(source.session_name):
+        raise SessionError(f"source {source.name}: no session {source.session_name!r} is stored; "
+                           f"next: nigran session login {source.name}")
+    one_page = source.model_copy(update={"max_pages": 1, "max_depth": 0, "start_urls": source.start_urls[:1]})
+    [report] = run_crawl([one_page], db_url, trigger="session-check", progress=False, tor=tor).reports
+    return report

@@ -34,11 +34,22 @@ DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 DOWNLOADER_MIDDLEWARES = {
     # No proxy from the environment: every route is chosen explicitly by RouteMiddleware.
     "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
+    # Scrapy's cookie jar fetches the Public Suffix List from GitHub on first use; this one never fetches.
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    "nigran.crawler.cookies.OfflineCookiesMiddleware": 700,
     # Before routing: no request outside http(s) and the source's domains is sent, redirect hops included.
     "nigran.crawler.middlewares.ScopeMiddleware": 50,
+    # After scope, before routing: a source with mirrors sends each request to the mirror in use.
+    "nigran.crawler.middlewares.MirrorMiddleware": 60,
     "nigran.crawler.middlewares.RouteMiddleware": 80,
+    # Below HttpCompressionMiddleware (590) and RedirectMiddleware (600), above MetaRefreshMiddleware (580)
+    # and BlockMiddleware: a login wall or guard page (a captcha, a queue, a seizure banner) stops the
+    # source, never retried, and a queue's refresh is waited out, not followed at once (crawler/guard.py).
+    "nigran.crawler.guard.GuardMiddleware": 585,
     # Below HttpCompressionMiddleware (590), above RetryMiddleware (550): reads decoded pages, renews circuits.
     "nigran.crawler.middlewares.BlockMiddleware": 560,
+    # Just below CookiesMiddleware (700): the source's session, stored or from a form login (crawler/logged_in.py).
+    "nigran.crawler.logged_in.SessionMiddleware": 710,
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every response
     # (redirects and errors too) with its body exactly as received, before decompression.
     "nigran.crawler.middlewares.EvidenceMiddleware": 950,
@@ -50,6 +61,8 @@ EXTENSIONS = {
     "nigran.crawler.runtime.Runtime": 0,
     # Failed requests: one line each, and a source whose Tor died stops.
     "nigran.crawler.failures.FailureReport": 10,
+    # A source stopped by a login wall or guard page: its status, its next step (crawler/guard.py).
+    "nigran.crawler.guard.SourceStop": 20,
 }
 ITEM_PIPELINES = {
     "nigran.pipelines.offers.ExtractionPipeline": 300,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -16,6 +17,7 @@ from nigran.spiders.pagination import Listing
 from nigran.spiders.segment import segment
 from nigran.spiders.state import SpiderState, request_failed
 from nigran.spiders.text import element_text, parse_html
+from nigran.storage.sessions import SessionStore
 from nigran.storage.utc import parse_utc
 
 
@@ -27,8 +29,15 @@ def parse_when(value: str | None) -> datetime | None:
         return None
 
 
+# Links a crawl never follows: they end the session it is logged in with (phpBB's ucp.php?mode=logout,
+# MyBB's member.php?action=logout, vBulletin's login.php?do=logout, /logout, /log-out, /signout...).
+LOGOUT = re.compile(r"[?&/](?:mode|action|do)=log-?out\b|/(?:log-?out|sign-?out)(?:[/?.#]|$)", re.I)
+
 # Onion services are slow and a tor client is single-threaded: fewer, more patient requests.
 DIRECT_CONCURRENCY, TOR_CONCURRENCY = 8, 2
+# A logged-in account reads like one person, one page at a time: faster gets accounts banned, and a session
+# that expires is noticed within a request or two (no other request is queued behind the one that meets it).
+LOGGED_IN_CONCURRENCY = 1
 DIRECT_TIMEOUT, TOR_TIMEOUT = 30.0, 90.0
 
 
@@ -46,6 +55,10 @@ class SourceSpider(scrapy.Spider):
             "CONCURRENT_REQUESTS_PER_DOMAIN": source.concurrency or (TOR_CONCURRENCY if tor else DIRECT_CONCURRENCY),
             "DOWNLOAD_TIMEOUT": source.timeout or (TOR_TIMEOUT if tor else DIRECT_TIMEOUT),
         }
+        if source.login is not None or SessionStore().exists(source.session_name):
+            # The whole crawl, not only each host: nothing waits in the downloader behind a page that stops it.
+            settings["CONCURRENT_REQUESTS"] = settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = \
+                source.concurrency or LOGGED_IN_CONCURRENCY
         if source.render == "browser":
             from nigran.crawler.browser import browser_settings
 
@@ -69,8 +82,8 @@ class SourceSpider(scrapy.Spider):
         return scrapy.Request(url, errback=self.failed, **kwargs)
 
     def budget(self, url: str) -> bool:
-        """Take one page from max_pages for a URL not yet requested; False when spent or already seen."""
-        return SpiderState.of(self.crawler).take_page(url.split("#")[0])
+        """Take one page from max_pages for a URL not yet requested (on any mirror); False when spent or seen."""
+        return SpiderState.of(self.crawler).take_page(self.source.canonical(url).split("#")[0])
 
 
 class SiteSpider(SourceSpider):
@@ -95,7 +108,7 @@ class SiteSpider(SourceSpider):
         meta = response.meta
         base = {"source": self.name, "url": response.url, "capture_id": meta.get("capture_id"),
                 "fetched_at": meta.get("fetched_at")}
-        page_key = response.url.split("#")[0]
+        page_key = self.source.canonical(response.url).split("#")[0]  # one key whichever mirror served it
         if self.source.post:
             for el in response.css(self.source.post):
                 fields = self.source.fields
@@ -127,7 +140,7 @@ class SiteSpider(SourceSpider):
     def follow_links(self, response: TextResponse):
         """Requests for the page's links, each with its level: a link continuing this listing or thread
         (`spiders/pagination.py`) stays at the page's level, any other goes one level down, and none goes
-        past max_depth. Scrapy's DEPTH_LIMIT counts every hop, so it is off. Scope and the page budget are
+        past max_depth, nor to a logout link. Scrapy's DEPTH_LIMIT counts every hop, so it is off. Scope and the page budget are
         checked here, before a request takes a page (ScopeMiddleware still checks every request, redirects
         included)."""
         level = response.meta.get("level", 0)
@@ -137,7 +150,8 @@ class SiteSpider(SourceSpider):
         for url, text in [*self.links(response), *((url, "") for url in sorted(rel_next))]:
             links[url] = links.get(url, False) or listing.continued_by(url, text, url in rel_next)
         for url, same in links.items():
-            if (same or level < self.source.max_depth) and in_scope(url, self.source.allowed_domains) \
+            if (same or level < self.source.max_depth) and not LOGOUT.search(url) \
+                    and in_scope(url, self.source.allowed_domains) \
                     and self.budget(url):
                 yield self.request(url, callback=self.parse, meta={"level": level if same else level + 1})
 

@@ -1,4 +1,4 @@
-"""A small shop that starts blocking: after `allow` requests it answers 429 (or a captcha page) `block` times."""
+"""A small shop that starts blocking: after `allow` requests it answers 429 `block` times."""
 from __future__ import annotations
 
 import threading
@@ -15,8 +15,8 @@ def page(n: int) -> bytes:
 
 
 class BlockSite:
-    def __init__(self, allow: int = 4, block: int = 2, captcha: bool = False):
-        self.allow, self.block, self.captcha = allow, block, captcha
+    def __init__(self, allow: int = 4, block: int = 2):
+        self.allow, self.block = allow, block
         self.log: list[tuple[str, int]] = []
         self._lock = threading.Lock()
         self.server = FixtureServer(self.respond, name="block-site")
@@ -26,11 +26,9 @@ class BlockSite:
         with self._lock:
             n = len(self.log)
             blocked = self.allow <= n < self.allow + self.block
-            status = 200 if not blocked or self.captcha else 429
+            status = 429 if blocked else 200
             self.log.append((request.path, status))
-        if blocked and self.captcha:
-            body = b"<html><body><h1>Are you a robot?</h1><p>Solve the captcha to continue.</p></body></html>"
-        elif blocked:
+        if blocked:
             body = b"Too Many Requests"
         else:
             num = request.path.rsplit("/", 1)[-1].split(".")[0]
