@@ -14,6 +14,7 @@ from nigran.crawler.cli_common import (CATEGORIES, OneLineErrors, db_option, fai
                                        load_or_exit, open_db, out, print_json_line, print_json_lines, print_summary,
                                        setting_option, source_filter_option, sources_option, table, tor_control_option,
                                        tor_socks_option, verbose_option)
+from nigran.crawler.source_status import source_rows
 from nigran.crawler.terminal import say
 from nigran.storage.db import Database, DatabaseError
 from nigran.storage.home import default_db_url
@@ -310,21 +311,26 @@ def sources():
 
 @sources.command("check")
 @sources_option
+@db_option
 @json_option
-def sources_check(sources_path, as_json):
-    """Validate the sources file and list its sources (exit 2 when invalid)."""
+def sources_check(sources_path, db_url, as_json):
+    """Validate the sources file and list its sources (exit 2 when invalid), with the mirror that answered
+    each one last and when, and the wall or guard that last stopped it."""
     try:
         loaded = load_sources(sources_path)
     except ConfigError as exc:
         fail(str(exc), 2)
+    rows = source_rows(loaded, open_db(db_url))
     if as_json:
-        print_json_lines(s.model_dump(mode="json") for s in loaded)
+        print_json_lines(rows)
         return
     out.print(table(f"{sources_path}: {len(loaded)} sources, valid",
-                    ("name", "kind", "via", "render", "enabled", "schedule", "start"), [
-                        (s.name, s.kind, s.via, s.render, "yes" if s.enabled else "no", s.schedule or "-",
-                         ", ".join(s.start_urls) if s.kind != "telegram" else ", ".join(s.channels))
-                        for s in loaded]))
+                    ("name", "kind", "via", "render", "enabled", "schedule", "start", "last answer", "stopped"), [
+                        (r["name"], r["kind"], r["via"], r["render"], "yes" if r["enabled"] else "no", r["schedule"],
+                         ", ".join(r["start_urls"]) if r["kind"] != "telegram" else ", ".join(r["channels"]),
+                         r["last_answer"] and f"{r['last_answer']['mirror']} at {r['last_answer']['at']}",
+                         r["stopped"] and f"{r['stopped']['status']} at {r['stopped']['at']}")
+                        for r in rows]))
 
 
 for _command in (*cli_ops.COMMANDS, *cli_evidence.COMMANDS, *cli_sessions.COMMANDS):

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from nigran.storage.models import Offer, Post, Reveal
+from nigran.storage.models import Capture, GuardStop, Offer, Post, Reveal
 from nigran.storage.utc import iso
 
 
@@ -76,3 +76,17 @@ def reveals(session: Session) -> Iterator[Reveal]:
 def reveal_dict(reveal: Reveal) -> dict[str, Any]:
     return {"id": reveal.id, "at": iso(reveal.at), "operator": reveal.operator, "os_user": reveal.os_user,
             "host": reveal.host, "offer_ids": reveal.offer_ids}
+
+
+def last_answers(session: Session) -> dict[str, tuple[str, datetime]]:
+    """Per source, the URL and time of the newest response it got (any HTTP status below 500): which mirror
+    answered last, and when."""
+    newest = select(func.max(Capture.id)).where(Capture.kind == "http", Capture.status < 500).group_by(Capture.source)
+    rows = session.execute(select(Capture.source, Capture.url, Capture.fetched_at).where(Capture.id.in_(newest)))
+    return {source: (url, at) for source, url, at in rows}
+
+
+def last_stops(session: Session) -> dict[str, GuardStop]:
+    """Per source, the newest stop at a wall or guard page."""
+    newest = select(func.max(GuardStop.id)).group_by(GuardStop.source)
+    return {stop.source: stop for stop in session.scalars(select(GuardStop).where(GuardStop.id.in_(newest)))}

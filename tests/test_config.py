@@ -85,7 +85,7 @@ def test_select_unknown_source(tmp_path):
 def test_cli_sources_check(tmp_path, home):
     good = nigran("sources", "check", "--sources", str(REPO / "config" / "sources.example.yaml"), "--json")
     assert good.returncode == 0, good.stderr
-    assert len(good.stdout.splitlines()) == 4
+    assert len(good.stdout.splitlines()) == 7  # every source of the example file, one JSON line each
     bad = write(tmp_path, "sources:\n  - name: a\n    start_urls: ['http://x.org/']\n    max_depth: -1\n")
     result = nigran("sources", "check", "--sources", str(bad))
     assert result.returncode == 2
