@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 from click.testing import CliRunner
+import sqlalchemy as sa
 
 from nigran.config.schema import Source
 from nigran.crawler.browser import CHROMIUM
@@ -23,9 +24,11 @@ from nigran.crawler.cli import main
 from nigran.crawler.session_login import browser_proxy, login_source, login_url, record_login
 from nigran.crawler.tor import TorConfig, TorError
 from nigran.storage.session_import import read_session_file
+from nigran.storage.db import Database
+from nigran.storage.models import Post
 from nigran.storage.sessions import SessionError, SessionStore
 from tests.support.members_forum import PASSWORD, SID, MembersForum
-from tests.support.run import REPO, sources_file, tor_env
+from tests.support.run import REPO, nigran, sources_file, tor_env
 
 pytestmark = pytest.mark.browser
 KEY = bytes(range(32))
@@ -217,7 +220,8 @@ def test_session_login_end_to_end_the_analyst_logs_in_and_presses_enter(display,
     (bin_dir / "chromium").write_text(f'#!/bin/sh\nexec {CHROMIUM} --remote-debugging-port={port} "$@"\n')
     (bin_dir / "chromium").chmod(0o755)
     sources = sources_file(tmp_path, [{"name": "members", "kind": "forum", "engine": "phpbb", "via": "direct",
-                                       "start_urls": [forum.index_url], "session": "members-forum"}])
+                                       "start_urls": [forum.index_url], "session": "members-forum",
+                                       "max_depth": 3}])
     command = [sys.executable, "-m", "nigran.crawler", "session", "login", "members", "--sources", sources]
     proc = subprocess.Popen(command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
@@ -239,6 +243,12 @@ def test_session_login_end_to_end_the_analyst_logs_in_and_presses_enter(display,
     assert "username_logged_in" in get(forum.index_url, state)
     sid = next(c["value"] for c in state.cookies if c["name"] == SID)
     assert sid.encode() not in out + err and PASSWORD.encode() not in out + err
+    strangers = forum.unauthenticated
+    crawled = nigran(*lines[1].split()[2:], "--db", f"sqlite:///{home / 'nigran.db'}")  # the next step it named
+    assert crawled.returncode == 0, crawled.stderr.decode()[-2000:]
+    assert forum.unauthenticated == strangers  # the crawl was logged in on every page
+    with Database(f"sqlite:///{home / 'nigran.db'}").session() as s:
+        assert len(set(s.scalars(sa.select(Post.post_key).where(Post.url.contains("viewtopic"))))) == forum.posts_total
 
 
 def wait_for_window(port: int, url: str, proc: subprocess.Popen) -> None:
