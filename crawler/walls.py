@@ -25,10 +25,11 @@ from nigran.spiders.segment import ENGINE_MARKUP
 from nigran.spiders.text import element_text
 
 WINDOW = 200_000  # characters looked at: walls are small, and a huge page is content
-SMALL = 32_000  # below this size a bare <noscript> or cookie script is worth a parse
+SMALL = 32_000  # below this size a bare cookie script is worth a parse
 # Characters of text besides chrome and the gate forms that a wall may have: THIN when a phrase says what the
 # page is, SPARSE when only its markup does (a bare login or captcha form), TINY for a page that is nothing but
-# a script or a <noscript>. The forum fixtures' and demo sites' pages have 300 to 1900.
+# a script. The forum fixtures' and demo sites' pages have 300 to 1900. A page that only asks for JavaScript
+# in a <noscript> is a JavaScript site, not a guard: it wants `render: browser`, and is no wall.
 THIN = 1500
 SPARSE = 500
 TINY = 200
@@ -56,7 +57,7 @@ class BadDeclaration(ValueError):
 KEYWORDS = (b"password", b"captcha", b"turnstile", b"queue", b"waiting room", b"refresh", b"seized", b"beschlagnahmt",
             b"law enforcement", b"checking", b"just a moment", b"ddos", b"challenge", b"logged in", b"logged-in",
             b"registered members")
-SMALL_KEYWORDS = (b"<noscript", b"document.cookie")
+SMALL_KEYWORDS = (b"document.cookie",)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _LOOKS_HTML = re.compile(r"<(?:!doctype\s+html|html|head|body|meta|title|form|script|div|p)\b", re.I)
 
@@ -430,8 +431,6 @@ class _Walls:
             scripts = " ".join(s.text or "" for s in page.all("script"))
             if "document.cookie" in scripts and _COOKIE_RELOAD.search(scripts):
                 return self.make("challenge", "page that only sets a cookie and reloads")
-            if any("javascript" in (n.text_content() or "").lower() for n in page.all("noscript")):
-                return self.make("challenge", "page that needs JavaScript and shows nothing without it")
         return None
 
     def login(self) -> Wall | None:

@@ -37,7 +37,6 @@ POSITIVE = {
     "ddos_guard.html": ("challenge", None, None),
     "cloudflare_just_a_moment.html": ("challenge", None, None),
     "cookie_reload.html": ("challenge", None, None),
-    "noscript_only.html": ("challenge", None, None),
     "seized.html": ("seized", None, None),
     "seized_image_only.html": ("seized", None, None),
 }
