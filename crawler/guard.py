@@ -15,6 +15,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import TextResponse
 from scrapy.utils.defer import deferred_from_coro
 
+from nigran.crawler.middlewares import header_pairs
 from nigran.crawler.mirrors import on_next_mirror
 from nigran.crawler.runtime import Runtime
 from nigran.crawler.walls import Wall, detect
@@ -102,7 +103,7 @@ class GuardMiddleware:
         if request.meta.get("nigran_login") or not isinstance(response, TextResponse):
             return response
         source = self.crawler.spider.source
-        wall = detect(response.url, response.status, _headers(response), response.text,
+        wall = detect(response.url, response.status, dict(header_pairs(response.headers)), response.text,
                       logged_in=source.logged_in, login_url=source.login_page and source.login_page.url,
                       login_selector=source.login_page and source.login_page.selector)
         if wall is None:
@@ -130,8 +131,3 @@ class GuardMiddleware:
             await asyncio.sleep(wall.refresh + QUEUE_MARGIN)
         return request.replace(url=wall.refresh_url or request.url, dont_filter=True,
                                meta={**request.meta, "queue_waited": True})
-
-
-def _headers(response) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in
-            ((k, response.headers.get(k)) for k in response.headers) if v is not None}
