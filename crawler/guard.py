@@ -83,7 +83,8 @@ class GuardMiddleware:
 
     Below HttpCompressionMiddleware (590) and RedirectMiddleware (600): it reads the decoded page a redirect
     chain ended on (`ucp.php?mode=login`, say). Above MetaRefreshMiddleware (580), which would follow a queue
-    page's refresh at once, and BlockMiddleware (560), so a guard page is never retried through a new circuit. Pages of the form login itself (meta `nigran_login`) are crawler/logged_in.py's.
+    page's refresh at once, and BlockMiddleware (560), so a guard page is never retried through a new
+    circuit. Pages of the form login itself (meta `nigran_login`) are crawler/logged_in.py's.
     """
 
     def __init__(self, crawler):
@@ -118,7 +119,10 @@ class GuardMiddleware:
                 self.crawler.stats.inc_value("nigran/mirror_moves")
                 return moved
         # A login wall on a request that carried a session (crawler/logged_in.py) means the session expired.
-        status = wall.kind if wall.kind != "login" else "session_expired" if request.meta.get("session") else "login_wall"
+        if wall.kind != "login":
+            status = wall.kind
+        else:
+            status = "session_expired" if request.meta.get("session") else "login_wall"
         self.stops.stop(status, wall.reason, request)
         raise SourceStopped(f"{request.url}: {wall.kind} page")
 
