@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import zipfile
@@ -103,14 +104,70 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_wacz_replays_in_pywb(crawled, tmp_path):
-    collection = tmp_path / "collections" / "case"
-    (collection / "archive").mkdir(parents=True)
-    (collection / "indexes").mkdir()
-    with zipfile.ZipFile(crawled["dir"] / "captures.wacz") as wacz:
-        (collection / "archive" / "data.warc.gz").write_bytes(wacz.read("archive/data.warc.gz"))
-        (collection / "indexes" / "index.cdxj").write_bytes(wacz.read("indexes/index.cdxj"))
-        page = json.loads(wacz.read("pages/pages.jsonl").splitlines()[1])
+def _wacz_members(wacz: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(wacz) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _validate(wacz: Path) -> subprocess.CompletedProcess:
+    """Webrecorder's `wacz validate` (its script: `python -m wacz` does not pass the exit status on)."""
+    return subprocess.run([str(Path(sys.executable).parent / "wacz"), "validate", "-f", str(wacz)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_wacz_validates_with_py_wacz(crawled, tmp_path):
+    wacz = crawled["dir"] / "captures.wacz"
+    done = _validate(wacz)
+    assert done.returncode == 0 and "Validation succeeded" in done.stdout, done.stdout + done.stderr
+    members = _wacz_members(wacz)
+    assert json.loads(members["datapackage.json"])["wacz_version"] == "1.1.1"
+    header, *pages = [json.loads(line) for line in members["pages/pages.jsonl"].splitlines()]
+    assert header["format"] == "json-pages-1.0" and pages
+    captures = {c["warc"]["record_id"]: c for c in (json.loads(p.read_text())
+                                                  for p in (crawled["dir"] / "captures").glob("*/capture.json"))
+                if c["warc"]}
+    assert len({p["id"] for p in pages}) == len(pages)  # one id per page: its response record's UUID
+    assert all(captures[f"<urn:uuid:{p['id']}>"]["url"] == p["url"] for p in pages)
+    titles = [p["title"] for p in pages]
+    assert all(titles) and any(t.endswith(" - Andheri Gali") for t in titles)  # the pages' <title>s
+    assert not any("&amp;" in t or "&#x27;" in t for t in titles)  # entities undone
+
+    # bad input: an index line edited after packing (datapackage.json not updated) fails validation
+    edited = tmp_path / "edited.wacz"
+    with zipfile.ZipFile(edited, "x") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data.replace(b'"status": "200"', b'"status": "404"', 1) if name.startswith("indexes/")
+                        else data)
+    done = _validate(edited)
+    assert done.returncode == 1 and "the passed WACZ is invalid" in done.stdout
+
+
+def test_wacz_index_matches_cdxj_indexer(crawled, tmp_path):
+    """Offsets, lengths and recordDigest (SHA-256 of each record as stored) agree with cdxj-indexer's
+    (which digests records only when it also buffers them: -d -p)."""
+    members = _wacz_members(crawled["dir"] / "captures.wacz")
+    warc = tmp_path / "data.warc.gz"
+    warc.write_bytes(members["archive/data.warc.gz"])
+    done = subprocess.run([str(Path(sys.executable).parent / "cdxj-indexer"), "-d", "-p", str(warc)], capture_output=True,
+                          text=True, timeout=60, check=True)
+    theirs = {f["offset"]: f for f in (json.loads(line.split(" ", 2)[2]) for line in done.stdout.splitlines())}
+    ours = [json.loads(line.split(b" ", 2)[2]) for line in members["indexes/index.cdx"].splitlines()]
+    assert ours
+    for line in ours:
+        other = theirs[line["offset"]]
+        assert (line["url"], line["length"], line["recordDigest"]) == (other["url"], other["length"],
+                                                                        other["recordDigest"])
+
+
+def test_wacz_imports_and_replays_in_pywb(crawled, tmp_path):
+    wacz = crawled["dir"] / "captures.wacz"
+    for args in (["init", "case"], ["add", "--unpack-wacz", "case", str(wacz)]):
+        done = subprocess.run([str(WAYBACK.parent / "wb-manager"), *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    imported = (tmp_path / "collections" / "case" / "indexes" / "index.cdxj").read_bytes().splitlines()
+    assert len(imported) == len(_wacz_members(wacz)["indexes/index.cdx"].splitlines()) > 0
+    page = json.loads(_wacz_members(wacz)["pages/pages.jsonl"].splitlines()[1])
     capture = next(json.loads(p.read_text()) for p in (crawled["dir"] / "captures").glob("*/capture.json")
                    if json.loads(p.read_text())["url"] == page["url"])
     sha = capture["body"]["sha256"]

@@ -32,7 +32,7 @@ from nigran.storage.db import Database
 from nigran.storage.evidence import custody, keys, minisign, timestamp
 from nigran.storage.evidence.provenance import host, tool_info
 from nigran.storage.evidence.report import day_of, offer_card, write_report
-from nigran.storage.evidence.wacz import WaczBuilder
+from nigran.storage.evidence.wacz import WaczBuilder, page_title
 from nigran.storage.evidence.warc import read_record
 from nigran.storage.evidence.warcstore import scan_records
 from nigran.storage.models import Capture, CaptureArtifact, Offer, Post
@@ -286,7 +286,9 @@ class _Bundle:
             mime = next((v for k, v in capture.headers if k.lower() == "content-type"), "")
             wacz.add(path, records, mime=mime, status=capture.status if capture.kind == "http" else None)
             if capture.kind == "http" and capture.status == 200 and "html" in mime:
-                wacz.add_page(capture.url, capture.fetched_at)
+                coding = next((v for k, v in capture.headers if k.lower() == "content-encoding"), "")
+                wacz.add_page(capture.url, capture.fetched_at, capture.warc_record_id,
+                              page_title(self.bodies.path(capture.body_sha256), coding))
         return {"file": capture.warc_file, "record_id": capture.warc_record_id,
                 "request_record_id": records[1].headers["WARC-Record-ID"] if len(records) > 1 else None,
                 "block_digest": head.get("WARC-Block-Digest"), "payload_digest": head.get("WARC-Payload-Digest"),
