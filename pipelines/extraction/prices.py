@@ -141,8 +141,9 @@ def _not_an_amount(text: str, start: int, number: str, prefixed: bool) -> bool:
     """The digits ``number`` at ``start`` belong to a token or digit run that is not an amount.
 
     With a leading zero ("0300"), inside a longer alphanumeric token
-    ("a1b2c3500", unless ``prefixed`` by a currency: "rs500"), or joined by a space or dash to a run before it that starts
-    with 0 or + or holds 9+ digits ("0300 1234567", "+92 300 1234567").
+    ("a1b2c3500", unless ``prefixed`` by a currency: "rs500"), or joined by
+    a space or dash to a run before it that starts with 0 or + or holds 9+
+    digits ("0300 1234567", "+92 300 1234567").
     """
     if number[0] == "0" and number[1:2].isdigit():
         return True
@@ -177,7 +178,8 @@ def _explicit(text: str) -> list[PriceTag]:
         amount = _amount(number, mult)
         if amount is not None:
             out.append(PriceTag(amount, code or "PKR", start, m.end()))
-            claimed = m.end() if suffix else claimed
+            if suffix:
+                claimed = m.end()
     return out
 
 
