@@ -81,6 +81,68 @@ def test_prices_only_for_offers_and_requests():
     assert bundle.kind == "other" and bundle.prices == ()
 
 
+OFFER = "CNIC copy available, DM @cnic_shop. "
+
+
+@pytest.mark.parametrize("layout, expected", [
+    # the post, and the currency on either side of the amount
+    ("CNIC copy 35202-1234567-1 Rs 500 whatsapp 03001234567", [(500, "PKR")]),
+    ("35202-1234567-1 Rs 500", [(500, "PKR")]),
+    ("35202-1234567-1 500 Rs", [(500, "PKR")]),
+    ("35202-1234567-1 PKR 1,500", [(1500, "PKR")]),
+    ("35202-1234567-1 1500/-", [(1500, "PKR")]),
+    ("35202-1234567-1 Rs.500", [(500, "PKR")]),
+    ("35202-1234567-1 ₨500", [(500, "PKR")]),
+    ("35202-1234567-1 $20", [(20, "USD")]),
+    ("35202-1234567-1 20$", [(20, "USD")]),
+    ("35202-1234567-1 3 hazar", [(3000, "PKR")]),
+    ("35202-1234567-1 0.002 btc", [(0.002, "BTC")]),
+    # punctuation or a line break between, the price before or after the CNIC
+    ("35202-1234567-1, Rs 500", [(500, "PKR")]),
+    ("35202-1234567-1: Rs 500", [(500, "PKR")]),
+    ("35202-1234567-1 (Rs 500)", [(500, "PKR")]),
+    ("35202-1234567-1\nRs 500", [(500, "PKR")]),
+    ("Rs500/35202-1234567-1", [(500, "PKR")]),
+    ("Rs 500 - 35202-1234567-1", [(500, "PKR")]),
+    ("500 Rs 35202-1234567-1", [(500, "PKR")]),
+    ("$20 for 35202-1234567-1", [(20, "USD")]),
+    ("35202-1234567-1Rs500", [(500, "PKR")]),
+    # a CNIC written without dashes or with spaces
+    ("cnic 3520212345671 Rs 500", [(500, "PKR")]),
+    ("cnic 3520212345671 500 rs", [(500, "PKR")]),
+    ("35202 1234567 1 PKR 1,500", [(1500, "PKR")]),
+    # phone numbers in Pakistani formats
+    ("03001234567 Rs 500", [(500, "PKR")]),
+    ("03001234567 500 rs", [(500, "PKR")]),
+    ("Rs 500 03001234567", [(500, "PKR")]),
+    ("0300-1234567 Rs 500", [(500, "PKR")]),
+    ("0300 1234567 500 rs", [(500, "PKR")]),
+    ("+92 300 1234567 rs 500", [(500, "PKR")]),
+    ("+923001234567, 1500/-", [(1500, "PKR")]),
+    ("0092-300-1234567 PKR 700", [(700, "PKR")]),
+    ("whatsapp 0321 1234567\nprice 1500", [(1500, "PKR")]),
+    # several prices among identifiers
+    ("0300-1234567 Rs. 500 and 35202-1234567-1 rs 800", [(500, "PKR"), (800, "PKR")]),
+    ("35202-1234567-1 Rs 500, 35202-7654321-3 $4", [(500, "PKR"), (4, "USD")]),
+    ("teaser 35202-87xxxxx-x Rs 700", [(700, "PKR")]),
+    # digits inside longer alphanumeric or hex tokens are not amounts
+    ("ref a1b2c3500rs, 35202-1234567-1 Rs 900", [(900, "PKR")]),
+    ("tx 9f3e500k, 35202-1234567-1", []),
+    ("IBAN PK36SCBL0000001123456702 rs 300", [(300, "PKR")]),
+    ("IBAN PK36 SCBL 0000 0011 2345 6702 rs 300", [(300, "PKR")]),
+    # identifiers only: no price
+    ("35202-1234567-1 03001234567", []),
+    ("35202-1234567-1, 35202-7654321-3, +92 300 1234567", []),
+    ("whatsapp 03001234567\n35202-1234567-1", []),
+    ("cnic 3520212345671 whatsapp 0092 300 1234567", []),
+    ("numbers 0338 1234567, 042-35761234", []),
+])
+def test_identifier_and_phone_digits_are_never_a_price(layout, expected):
+    found = extract(OFFER + layout)
+    assert found.kind == "offer"
+    assert [(p.amount, p.currency) for p in found.prices] == expected
+
+
 def test_amounts_are_int_when_whole():
     (price,) = extract("NADRA family tree for $15.00, DM @tree_pk").prices
     assert price == Price(15, "USD") and isinstance(price.amount, int)

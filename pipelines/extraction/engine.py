@@ -1,7 +1,8 @@
 """The extraction engine: one post's text in, an ``Extraction`` out.
 
 Normalise; find lexicon cues, identifiers and contacts; when the post names
-personal data, also prices, data rows and bulk claims, and decide; report the
+personal data, also prices (never read from the digits of an identifier or
+contact), data rows and bulk claims, and decide; report the
 volume of deals.  Spans are mapped back to the text the caller gave.
 """
 from __future__ import annotations
@@ -102,7 +103,8 @@ def extract(text: str, *, explain: bool = False) -> Extraction:
                                      or not _BULK_WORDS.isdisjoint(vocab))
     masked = scanned.masked
     if has_data(weights, bulk) or len(idents) >= 2 or masked:
-        prices = find_prices(t, vocab)
+        prices = find_prices(t, vocab, [(i.start, i.end) for i in scanned.every] + [m[1:] for m in masked]
+                             + [(c.start, c.end) for c in contacts])
         evidence = Evidence(
             weights=weights, contacts=len(contacts), prices=len(prices), masked=len(masked),
             id_rows=_row_count(t, [i.start for i in idents] + [m[1] for m in masked]),
