@@ -1,6 +1,8 @@
 """The alerts file: rules that turn new offers into alerts, and the channels that deliver them."""
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -39,7 +41,7 @@ def _from_env(inline: str | None, env: str | None, field: str) -> str | None:
 
 
 class Webhook(_Strict):
-    """JSON POST of each alert, signed with HMAC-SHA256 under `secret`."""
+    """JSON POST of each alert, signed with HMAC-SHA256 under `secret` (nigran's headers and Standard Webhooks')."""
 
     type: Literal["webhook"]
     name: str
@@ -63,23 +65,36 @@ class Webhook(_Strict):
         self.secret = _from_env(self.secret, self.secret_env, "secret")
         if not self.secret:
             raise ValueError("secret: a webhook needs a signing secret (secret or secret_env)")
+        if self.secret.startswith("whsec_"):
+            try:
+                base64.b64decode(self.secret.removeprefix("whsec_"), validate=True)
+            except binascii.Error:
+                raise ValueError("secret: a whsec_ secret must be base64 after the prefix") from None
         return self
+
+    @property
+    def key(self) -> bytes:
+        """The HMAC key: a `whsec_` secret's base64-decoded bytes, any other secret's UTF-8 bytes."""
+        if self.secret.startswith("whsec_"):
+            return base64.b64decode(self.secret.removeprefix("whsec_"))
+        return self.secret.encode()
 
 
 class Email(_Strict):
-    """One mail per alert over SMTP; STARTTLS whenever the server offers it."""
+    """One mail per alert over SMTP: STARTTLS (required), implicit TLS, or, only when allowed, in the clear."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     type: Literal["email"]
     name: str
     host: str
-    port: int = Field(default=587, ge=1, le=65535)
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    allow_plaintext: bool = False
+    port: int | None = Field(default=None, ge=1, le=65535)
     sender: str = Field(alias="from")
     to: list[str] = Field(min_length=1)
     username: str | None = None
     password: str | None = None
     password_env: str | None = None
-    require_starttls: bool = False
     ca_file: Path | None = None
     timeout: float = Field(default=30.0, gt=0)
 
@@ -90,6 +105,15 @@ class Email(_Strict):
         self.password = _from_env(self.password, self.password_env, "password")
         if self.username and not self.password:
             raise ValueError("password: username given without password or password_env")
+        if self.tls == "none":
+            if not self.allow_plaintext:
+                raise ValueError("tls: none sends mail in the clear; add allow_plaintext: true to allow it")
+            if self.username:
+                raise ValueError("username: a login is never sent in the clear (tls: none)")
+        elif self.allow_plaintext:
+            raise ValueError(f"allow_plaintext: only goes with tls: none, not {self.tls}")
+        if self.port is None:
+            self.port = {"starttls": 587, "implicit": 465, "none": 25}[self.tls]
         return self
 
 

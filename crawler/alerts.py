@@ -8,6 +8,7 @@ watched identifier's label and masked form.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -214,18 +215,26 @@ def alert_body(alert: Alert) -> dict[str, Any]:
     return {"alert_id": alert.id, "queued_at": iso(alert.created_at), **alert.payload}
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
+def sign(key: bytes, timestamp: str, body: bytes) -> str:
     """The X-Nigran-Signature value: HMAC-SHA256 over "<timestamp>.<body>"."""
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def sign_standard(key: bytes, message_id: str, timestamp: str, body: bytes) -> str:
+    """The Standard Webhooks `webhook-signature` value: "v1," + base64 HMAC-SHA256 over "<id>.<timestamp>.<body>"."""
+    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
 
 
 def send_webhook(channel: Webhook, body: dict[str, Any]) -> None:
     data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
-    timestamp = str(int(time.time()))
+    timestamp, message_id = str(int(time.time())), f"alert_{body['alert_id']}"  # the same id on every retry
     request = urllib.request.Request(channel.url, data=data, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "nigran-alerts",
         "X-Nigran-Alert-Id": str(body["alert_id"]), "X-Nigran-Timestamp": timestamp,
-        "X-Nigran-Signature": sign(channel.secret, timestamp, data)})
+        "X-Nigran-Signature": sign(channel.key, timestamp, data),
+        "webhook-id": message_id, "webhook-timestamp": timestamp,
+        "webhook-signature": sign_standard(channel.key, message_id, timestamp, data)})
     with urllib.request.urlopen(request, timeout=channel.timeout) as response:  # HTTP errors raise
         response.read()
 
@@ -259,13 +268,18 @@ def send_email(channel: Email, body: dict[str, Any]) -> None:
     msg["Date"], msg["Message-ID"] = format_datetime(utcnow()), make_msgid(f"alert-{body['alert_id']}", "nigran")
     msg["X-Nigran-Alert-Id"] = str(body["alert_id"])
     msg.set_content(text)
-    with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout) as smtp:
+    context = ssl.create_default_context(cafile=channel.ca_file)
+    if channel.tls == "implicit":
+        connection = smtplib.SMTP_SSL(channel.host, channel.port, timeout=channel.timeout, context=context)
+    else:
+        connection = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout)
+    with connection as smtp:
         smtp.ehlo()
-        if smtp.has_extn("starttls"):
-            smtp.starttls(context=ssl.create_default_context(cafile=channel.ca_file))
+        if channel.tls == "starttls":
+            if not smtp.has_extn("starttls"):
+                raise DeliveryError(f"{channel.host}:{channel.port} does not offer STARTTLS; nothing sent in the clear")
+            smtp.starttls(context=context)
             smtp.ehlo()
-        elif channel.require_starttls or channel.username:
-            raise DeliveryError(f"{channel.host}:{channel.port} does not offer STARTTLS")
         if channel.username:
             smtp.login(channel.username, channel.password)
         smtp.send_message(msg)

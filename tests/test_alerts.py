@@ -1,6 +1,7 @@
 """Alerts: watched identifiers and rules, delivered to a real webhook receiver and SMTP server on 127.0.0.1."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
@@ -17,13 +18,21 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import inspect, select, text
+from standardwebhooks import Webhook as StandardWebhook
+from standardwebhooks.exceptions import WebhookVerificationError
 
-from nigran.config.alerts import load_alerts
+from nigran.config.alerts import Email, Webhook, load_alerts
 from nigran.config.schema import ConfigError
+from nigran.crawler.alerts import DeliveryError, send_email, send_webhook
 from nigran.storage.db import Database
 from tests.support.ops import demo_sources_file
 from tests.support.run import REPO, nigran
 from tests.support.webhook import SECRET, WebhookReceiver, free_port
+
+GUARD_BODY = {"alert_id": 7, "queued_at": "2026-01-01T00:00:00Z", "reason": "guard", "rule": None, "watch": None,
+              "run_id": 1, "source": "s", "status": "captcha", "summary": "source s needs a human: captcha",
+              "detail": "captcha", "next": "nigran session check s", "url": "http://s.onion/", "at": "2026-01-01T00:00:00Z",
+              "capture_sha256": "0" * 64}
 
 WATCHED = "17301-9046112-7"  # in one demo paste that offers CNIC and SIM data
 WATCHED_FORMS = (WATCHED, WATCHED.replace("-", ""))
@@ -31,14 +40,15 @@ WATCHED_FORMS = (WATCHED, WATCHED.replace("-", ""))
 
 class Mailbox:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append((session.ssl is not None, envelope.content))
+        implicit = server.transport.get_extra_info("ssl_object") is not None  # SMTPS: aiosmtpd leaves session.ssl None
+        self.messages.append((session.ssl is not None or implicit, envelope.content))
         return "250 OK"
 
     def __init__(self):
         self.messages: list[tuple[bool, bytes]] = []
 
     def parsed(self) -> list[email.message.EmailMessage]:
-        assert all(tls for tls, _ in self.messages), "a message was sent without STARTTLS"
+        assert all(tls for tls, _ in self.messages), "a message was sent without TLS"
         return [email.message_from_bytes(raw, policy=email.policy.default) for _, raw in self.messages]
 
 
@@ -79,7 +89,7 @@ def alerts_file(path, webhook_port: int, smtp_port: int, cert, rules=()) -> str:
         "channels": [
             {"type": "webhook", "name": "soc", "url": f"http://127.0.0.1:{webhook_port}/nigran", "secret": SECRET},
             {"type": "email", "name": "analysts", "host": "127.0.0.1", "port": smtp_port, "from": "nigran@example.org",
-             "to": ["analysts@example.org"], "ca_file": str(cert), "require_starttls": True}],
+             "to": ["analysts@example.org"], "ca_file": str(cert)}],
         "rules": list(rules),
         "delivery": {"attempts": 2, "backoff": 0.1}}))
     return str(path)
@@ -247,3 +257,91 @@ def test_migration_0008_makes_room_for_source_alerts_and_keeps_every_queued_deli
     with db.session() as s:
         assert sorted(s.scalars(select(AlertDelivery.channel)).all()) == ["analysts", "soc"]
         s.add(Alert(run_id=run.id, offer_id=None, reason="guard:m", payload={}))  # a source's alert: no offer
+
+
+def test_a_whsec_secret_from_the_environment_signs_for_the_standard_webhooks_library(monkeypatch):
+    key = bytes(range(32))
+    monkeypatch.setenv("HOOK_SECRET", "whsec_" + base64.b64encode(key).decode())
+    port = free_port()
+    channel = Webhook(type="webhook", name="w", url=f"http://127.0.0.1:{port}/", secret_env="HOOK_SECRET")
+    with WebhookReceiver(port, key=key) as hook:
+        send_webhook(channel, GUARD_BODY)
+        [body] = hook.alerts()  # verified by standardwebhooks.Webhook(key), and X-Nigran-Signature under the same key
+        [(headers, _)] = hook.received
+    assert body == GUARD_BODY and headers["webhook-id"] == "alert_7"
+    assert headers["webhook-signature"].startswith("v1,") and headers["webhook-timestamp"] == headers["X-Nigran-Timestamp"]
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):  # the signature depends on the key
+        StandardWebhook(b"another key of 32 bytes, really!").verify(hook.received[0][1], dict(headers))
+
+
+def test_a_whsec_secret_that_is_not_base64_is_a_config_error(tmp_path):
+    path = tmp_path / "alerts.yaml"
+    path.write_text(yaml.safe_dump({"channels": [{"type": "webhook", "name": "w", "url": "http://127.0.0.1/",
+                                                  "secret": "whsec_not base64!"}]}))
+    with pytest.raises(ConfigError, match=r"field channels\.0\.webhook: secret: a whsec_ secret must be base64"):
+        load_alerts(path)
+
+
+def smtp_server(tls_cert, *, starttls: bool = False, implicit: bool = False) -> tuple[Mailbox, Controller]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*tls_cert)
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), tls_context=context if starttls else None,
+                            require_starttls=starttls, ssl_context=context if implicit else None)
+    controller.start()
+    return box, controller
+
+
+def mail_channel(port: int, cert, **fields) -> Email:
+    return Email.model_validate({"type": "email", "name": "m", "host": "127.0.0.1", "port": port, "from": "n@example.org",
+                                 "to": ["a@example.org"], "ca_file": str(cert), "timeout": 5, **fields})
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_mail_goes_out_encrypted_by_starttls_or_implicit_tls(tls_cert, tls):
+    box, server = smtp_server(tls_cert, starttls=tls == "starttls", implicit=tls == "implicit")
+    try:
+        send_email(mail_channel(server.port, tls_cert[0], tls=tls), GUARD_BODY)
+    finally:
+        server.stop()
+    [mail] = box.parsed()  # asserts it came over TLS
+    assert mail["X-Nigran-Alert-Id"] == "7" and "needs a human" in mail["Subject"]
+
+
+def test_a_server_without_starttls_gets_no_mail_in_the_clear(tls_cert):
+    box, server = smtp_server(tls_cert)
+    try:
+        with pytest.raises(DeliveryError, match="does not offer STARTTLS; nothing sent in the clear"):
+            send_email(mail_channel(server.port, tls_cert[0]), GUARD_BODY)  # tls: starttls is the default
+        with pytest.raises(ssl.SSLError):
+            send_email(mail_channel(server.port, tls_cert[0], tls="implicit"), GUARD_BODY)
+    finally:
+        server.stop()
+    assert box.messages == []
+
+
+def test_plaintext_mail_needs_an_explicit_opt_in(tls_cert, tmp_path):
+    path = tmp_path / "alerts.yaml"
+    channel = {"type": "email", "name": "m", "host": "127.0.0.1", "from": "n@example.org", "to": ["a@example.org"],
+               "tls": "none"}
+    path.write_text(yaml.safe_dump({"channels": [channel]}))
+    with pytest.raises(ConfigError) as refused:
+        load_alerts(path)
+    assert str(refused.value) == (f"{path}: field channels.0.email: tls: none sends mail in the clear; "
+                                  "add allow_plaintext: true to allow it")
+    path.write_text(yaml.safe_dump({"channels": [{**channel, "allow_plaintext": True, "username": "u", "password": "p"}]}))
+    with pytest.raises(ConfigError, match="a login is never sent in the clear"):
+        load_alerts(path)
+    path.write_text(yaml.safe_dump({"channels": [{**channel, "tls": "implicit", "allow_plaintext": True}]}))
+    with pytest.raises(ConfigError, match="allow_plaintext: only goes with tls: none"):
+        load_alerts(path)
+
+    path.write_text(yaml.safe_dump({"channels": [{**channel, "allow_plaintext": True}]}))
+    [opted_in] = load_alerts(path).channels
+    assert opted_in.port == 25
+    box, server = smtp_server(tls_cert)
+    try:
+        send_email(opted_in.model_copy(update={"port": server.port}), GUARD_BODY)
+    finally:
+        server.stop()
+    assert [tls for tls, _ in box.messages] == [False]

@@ -1,10 +1,14 @@
-"""A webhook receiver on 127.0.0.1 that checks every alert's signature."""
+"""A webhook receiver on 127.0.0.1 that checks every alert's signatures: nigran's own, and the Standard Webhooks
+one with the `standardwebhooks` library a receiver would use."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 import socket
+from http.client import HTTPMessage
+
+from standardwebhooks import Webhook
 
 from tests.support.fixture_server import FixtureServer, Request
 
@@ -20,13 +24,14 @@ def free_port() -> int:
 class WebhookReceiver:
     """An HTTP server on 127.0.0.1 that keeps every POST (headers and body) and answers 204."""
 
-    def __init__(self, port: int):
-        self.received: list[tuple[dict, bytes]] = []
+    def __init__(self, port: int, key: bytes = SECRET.encode()):
+        self.key = key
+        self.received: list[tuple[HTTPMessage, bytes]] = []
         self.server = FixtureServer(self._receive, port=port, protocol="HTTP/1.0", methods=("POST",),
                                     name="webhook-receiver")
 
     def _receive(self, request: Request):
-        self.received.append((dict(request.headers), request.body))
+        self.received.append((request.headers, request.body))
         return 204, {}, b""
 
     def __enter__(self) -> WebhookReceiver:
@@ -40,10 +45,12 @@ class WebhookReceiver:
         """The bodies received, each checked against its signature."""
         bodies = []
         for headers, body in self.received:
-            expected = hmac.new(SECRET.encode(), headers["X-Nigran-Timestamp"].encode() + b"." + body,
+            expected = hmac.new(self.key, headers["X-Nigran-Timestamp"].encode() + b"." + body,
                                 hashlib.sha256).hexdigest()
             assert headers["X-Nigran-Signature"] == f"sha256={expected}"
             assert headers["Content-Type"] == "application/json"
+            standard = {k: headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+            assert Webhook(self.key).verify(body, standard) == json.loads(body)  # raises on a bad signature
             bodies.append(json.loads(body))
             assert str(bodies[-1]["alert_id"]) == headers["X-Nigran-Alert-Id"]
         return bodies
