@@ -38,6 +38,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("NIGRAN_TOR_CMD", "the tor binary nigran launches", "tor"),
     Setting("NIGRAN_TSA_URLS", "RFC 3161 time-stamp authorities for exports (space- or comma-separated)"),
     Setting("NIGRAN_TSA_ROOTS", "PEM file of trusted TSA root certificates"),
+    Setting("NIGRAN_REQUIRE_TIMESTAMP", "write no export bundle unless a TSA time-stamped it", "off",
+            "--require-timestamp"),
     Setting("NIGRAN_LEASE_SECONDS", "how long a dead worker's requests wait before others take them", "30",
             scrapy=True),
     Setting("NIGRAN_SCHEDULER_POLL", "seconds between the scheduler's looks for changed schedules", "10", "--poll"),

@@ -13,7 +13,7 @@ from nigran.config.registry import SETTINGS
 from nigran.config.schema import DEFAULT_SOURCES, ConfigError, load_sources, select
 from nigran.crawler.terminal import SafeConsole, say
 from nigran.storage.db import Database, DatabaseError
-from nigran.storage.home import default_db_url
+from nigran.storage.home import configured_home, default_db_url
 
 CATEGORIES = ("cnic", "sim", "call_logs", "travel")
 out = SafeConsole(width=None if sys.stdout.isatty() else 200)
@@ -59,6 +59,17 @@ def open_db(url: str | None) -> Database:
         return Database(url or default_db_url())
     except DatabaseError as exc:
         fail(str(exc))
+
+
+def evidence_home_or_exit(db: Database, code: int = 1) -> Path:
+    """The data home of `db`'s evidence and keys (storage/installation.py), or exit with `code`, creating
+    nothing, when that home holds another installation's key (or none)."""
+    from nigran.storage.installation import InstallationError, evidence_home
+
+    try:
+        return evidence_home(db, configured_home())
+    except InstallationError as exc:
+        fail(str(exc), code)
 
 
 def load_or_exit(path: Path, names: tuple[str, ...] = ()):

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from nigran.crawler.cli_common import (CATEGORIES, db_option, fail, iso_datetime, json_option, open_db, out,
-                                       print_json_line, setting_option, source_filter_option)
-from nigran.storage.home import data_home
+from nigran.crawler.cli_common import (CATEGORIES, db_option, evidence_home_or_exit, fail, iso_datetime, json_option,
+                                       open_db, out, print_json_line, setting_option, source_filter_option)
 
 
 def _no_controls(_ctx, _param, value: str | None) -> str | None:
@@ -33,23 +32,32 @@ def _no_controls(_ctx, _param, value: str | None) -> str | None:
 @click.option("--offer", "offer_ids", multiple=True, type=int, help="Only this offer id (repeatable).")
 @click.option("--profile", type=click.Choice(["full", "redacted"]), default="full", show_default=True,
               help="full includes the raw captures (WACZ); redacted keeps only their hashes.")
+@setting_option("NIGRAN_REQUIRE_TIMESTAMP", "require_timestamp", is_flag=True)
 @db_option
 @json_option
-def export(out_path, as_dir, case, operator, since, until, sources, categories, offer_ids, profile, db_url, as_json):
-    """Write a signed evidence bundle of the selected offers and their captures.
+def export(out_path, as_dir, case, operator, since, until, sources, categories, offer_ids, profile, require_timestamp,
+           db_url, as_json):
+    """Write a signed evidence bundle of the selected offers and their captures, with the evidence and key of
+    the data home the database recorded.
 
-    Exit status: 0 written, 1 nothing selected or the evidence could not be read, 2 bad usage.
+    Exit status: 0 written, 1 nothing selected, the evidence could not be read, a required time-stamp not
+    taken, or $NIGRAN_HOME holds another installation's key (no bundle is written), 2 bad usage (an --out
+    that exists or whose folder does not).
     """
     from nigran.pipelines.extraction import find_identifiers
-    from nigran.storage.evidence.export import ExportError, Selection, export_bundle
+    from nigran.storage.evidence.export import ExportError, OutputError, Selection, export_bundle
 
     db = open_db(db_url)
+    home = evidence_home_or_exit(db)
     selection = Selection(iso_datetime(since), iso_datetime(until), tuple(sources), tuple(categories),
                           tuple(offer_ids))
     case = case or f"export {datetime.now(timezone.utc):%Y-%m-%d %H:%M}Z"
     try:
-        result = export_bundle(db, data_home(), out_path, operator=operator, case=case, selection=selection,
-                               find=find_identifiers, profile=profile, as_dir=as_dir)
+        result = export_bundle(db, home, out_path, operator=operator, case=case, selection=selection,
+                               find=find_identifiers, profile=profile, as_dir=as_dir,
+                               require_timestamp=require_timestamp)
+    except OutputError as exc:
+        fail(str(exc), 2)
     except ExportError as exc:
         fail(str(exc))
     for warning in result.warnings:
@@ -62,7 +70,7 @@ def export(out_path, as_dir, case, operator, since, until, sources, categories, 
     out.print(f"Bundle {result.path}: {result.offers} offers, {result.captures} captures ({profile} profile)\n"
               f"  manifest sha256 {result.manifest_sha256}, signed by key {result.key_id}\n"
               + "".join(f"  time-stamped by {t}\n" for t in result.timestamps)
-              + f"  check it with: nigran verify {result.path} --key {data_home() / 'signing.pub'}")
+              + f"  check it with: nigran verify {result.path} --key {home / 'signing.pub'}")
 
 
 def _print_report(report, as_json: bool) -> None:
@@ -93,7 +101,8 @@ def _print_report(report, as_json: bool) -> None:
 @click.option("--quick", is_flag=True, help="With --db: do not re-hash the body files.")
 @json_option
 def verify(bundle, keys_given, trusted_keys, tsa_roots, db_url, quick, as_json):
-    """Verify an evidence bundle (zip or folder) offline, or with --db the local evidence store.
+    """Verify an evidence bundle (zip or folder) offline, or with --db the local evidence store (in the data
+    home the database recorded).
 
     A bundle is VALID only when it is intact and signed by a pinned key (--key, --trusted-keys);
     intact but signed by a key not pinned, it is UNVERIFIED and names that key's id.
@@ -104,7 +113,8 @@ def verify(bundle, keys_given, trusted_keys, tsa_roots, db_url, quick, as_json):
     if db_url is not None:
         from nigran.storage.evidence.store_verify import verify_store
 
-        _print_report(verify_store(open_db(db_url), data_home(), quick=quick), as_json)
+        db = open_db(db_url)
+        _print_report(verify_store(db, evidence_home_or_exit(db, 2), quick=quick), as_json)
     if quick:
         fail("--quick applies to --db only", 2)
     if bundle is None:

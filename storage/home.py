@@ -21,6 +21,12 @@ def private_file(path: Path, *, new: bool = False) -> int:
     return fd
 
 
+def configured_home() -> Path | None:
+    """$NIGRAN_HOME when set, without creating it."""
+    given = env("NIGRAN_HOME")
+    return Path(given) if given else None
+
+
 def data_home() -> Path:
     """$NIGRAN_HOME, else $XDG_DATA_HOME/nigran, else ~/.local/share/nigran (0700)."""
     given = env("NIGRAN_HOME")

@@ -290,3 +290,15 @@ class CaptureArtifact(Base):
     capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"), primary_key=True)
     page_capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))
+
+
+class Installation(Base):
+    """The data home this database's bodies, WARCs and signing key live in (one row, id 1), recorded when
+    that home first writes to the database (storage/installation.py)."""
+
+    __tablename__ = "installation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    home: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

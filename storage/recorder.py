@@ -16,6 +16,7 @@ from nigran.storage.db import Database
 from nigran.storage.evidence import custody, keys
 from nigran.storage.evidence.provenance import operator as default_operator
 from nigran.storage.evidence.warcstore import Pointer, RunWarcs
+from nigran.storage.installation import claim
 from nigran.storage.models import Capture, CaptureArtifact, GuardStop, Offer, OfferIdentifier, Post, Run, utcnow
 from nigran.storage.privacy import identifier_hmac, identifier_key, mask, without_secrets
 from nigran.storage.runs import close_dead_runs, this_process
@@ -214,8 +215,10 @@ class Recorder:
         self.warcs.tor_socks = f"{host}:{port}"
 
     def start_run(self, trigger: str) -> int:
-        """Record a new run of this process, first closing this host's runs whose process died."""
+        """Record a new run of this process, first closing this host's runs whose process died; a database
+        not yet claimed by a data home is claimed by this one (storage/installation.py)."""
         with self.db.session() as s:
+            claim(s, self.home, keys.signing_key(self.home).public_key)
             close_dead_runs(s)
             run = Run(trigger=trigger, **this_process())
             s.add(run)

@@ -35,6 +35,7 @@ from nigran.storage.evidence.report import day_of, offer_card, write_report
 from nigran.storage.evidence.wacz import WaczBuilder, page_title
 from nigran.storage.evidence.warc import read_record
 from nigran.storage.evidence.warcstore import scan_records
+from nigran.storage.installation import claim
 from nigran.storage.models import Capture, CaptureArtifact, Offer, Post
 from nigran.storage.privacy import Finder, Pseudonyms
 from nigran.storage.utc import utc_text
@@ -48,7 +49,11 @@ _CSV_FORMULA = re.compile(r"^[=+\-@\t\r]")
 
 
 class ExportError(Exception):
-    """The export cannot be made (bad output path, damaged evidence, nothing selected)."""
+    """The export cannot be made (damaged evidence, nothing selected, a required time-stamp not taken)."""
+
+
+class OutputError(ExportError):
+    """The output path is unusable: it exists, or its folder does not (a usage error)."""
 
 
 @dataclass(frozen=True)
@@ -422,6 +427,20 @@ def _take_tokens(folder: Path, manifest: bytes, urls: list[str], result: ExportR
     return tokens, failed
 
 
+def _check_timestamping(urls: list[str]) -> None:
+    """Refuse at once a required time-stamp that cannot be taken: no TSA, or no roots to verify its token by."""
+    if not urls:
+        raise ExportError(f"a time-stamp is required but no TSA is configured ({timestamp.URLS_ENV}); "
+                          "no bundle written")
+    try:
+        roots = timestamp.load_roots()
+    except timestamp.TimestampError as exc:
+        raise ExportError(f"a time-stamp is required: {exc}; no bundle written") from None
+    if not roots:
+        raise ExportError(f"a time-stamp is required but no trusted TSA roots are configured ({timestamp.ROOTS_ENV}); "
+                          "no bundle written")
+
+
 def _zip_folder(folder: Path, out: Path) -> None:
     with zipfile.ZipFile(out, "x", allowZip64=True) as zf:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -431,17 +450,24 @@ def _zip_folder(folder: Path, out: Path) -> None:
 
 
 def export_bundle(db: Database, home: Path, out: Path, *, operator: str, case: str, selection: Selection,
-                  find: Finder, profile: str = "full", as_dir: bool = False) -> ExportResult:
-    """Write the bundle to `out` (a zip, or a folder with `as_dir`); append an "export made" event.
-    `find` is the extraction engine's identifier finder: what the report replaces by pseudonyms."""
+                  find: Finder, profile: str = "full", as_dir: bool = False,
+                  require_timestamp: bool = False) -> ExportResult:
+    """Write the bundle to `out` (a zip, or a folder with `as_dir`), signed with the key of `home` (never made
+    here); append an "export made" event. `find` is the extraction engine's identifier finder: what the report
+    replaces by pseudonyms. With `require_timestamp`, a bundle no TSA time-stamped is not written at all."""
     if profile not in PROFILES:
         raise ExportError(f"unknown profile {profile!r} (choose {', '.join(PROFILES)})")
     out = Path(out)
     if out.exists():
-        raise ExportError(f"{out} already exists; bundles are never overwritten")
+        raise OutputError(f"{out} already exists; bundles are never overwritten")
     if not out.parent.is_dir():
-        raise ExportError(f"{out.parent} is not a folder")
-    secret = keys.signing_key(home)
+        raise OutputError(f"{out.parent} is not a folder")
+    tsa_urls = timestamp.configured_urls()
+    if require_timestamp:
+        _check_timestamping(tsa_urls)
+    secret = keys.existing_signing_key(home)
+    if secret is None:
+        raise ExportError(f"{home} holds no signing key: export from the data home that crawled this database")
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     placed = False
     try:
@@ -470,7 +496,6 @@ def export_bundle(db: Database, home: Path, out: Path, *, operator: str, case: s
         files.append({"path": "SHA256SUMS", "sha256": sha256_file(sums), "bytes": sums.stat().st_size,
                       "role": "metadata", "present": True})
         tool = tool_info()
-        tsa_urls = timestamp.configured_urls()
         manifest = custody.canonical_json({
             "manifest_version": 1, "bundle_id": bundle_id, "case": case, "profile": profile, "created_utc": created,
             "operator": operator, "hash_alg": "sha256", "selection": selection.as_dict(),
@@ -491,12 +516,16 @@ def export_bundle(db: Database, home: Path, out: Path, *, operator: str, case: s
         result = ExportResult(out, bundle_id, manifest_sha, bundle.offers, len(bundle.manifest_captures),
                               minisign.fingerprint(secret.public_key))
         _timestamps(staging, manifest, tsa_urls, secret, result)
+        if require_timestamp and not result.timestamps:
+            raise ExportError(f"a time-stamp is required but no TSA gave one ({'; '.join(result.warnings)}); "
+                              "no bundle written")
         placed = True
         if as_dir:
             os.rename(staging, out)
         else:
             _zip_folder(staging, out)
         with db.session() as session:
+            claim(session, home, secret.public_key)
             custody.append(session, custody.EXPORT_MADE, operator, details={
                 "bundle_id": bundle_id, "case": case, "profile": profile, "manifest_sha256": manifest_sha,
                 "offers": bundle.offers, "captures": len(bundle.manifest_captures), "output": out.name,

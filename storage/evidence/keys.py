@@ -30,6 +30,12 @@ def signing_key(home: Path | None = None) -> SecretKey:
     return secret
 
 
+def existing_signing_key(home: Path) -> SecretKey | None:
+    """The secret key of `home`, or None when it has none; nothing is created."""
+    secret_path = key_paths(home)[0]
+    return read_secret_key(secret_path) if secret_path.is_file() else None
+
+
 def public_key(home: Path | None = None) -> PublicKey:
     return signing_key(home).public_key
 

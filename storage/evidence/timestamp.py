@@ -14,7 +14,8 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from rfc3161_client import TimestampRequestBuilder, VerificationError, VerifierBuilder, decode_timestamp_response
+from rfc3161_client import (HashAlgorithm, TimestampRequestBuilder, VerificationError, VerifierBuilder,
+                            decode_timestamp_response)
 
 from nigran.config.registry import env
 
@@ -72,9 +73,10 @@ def embedded_certificates(reply: bytes) -> list[x509.Certificate]:
 
 
 def request(url: str, data: bytes, roots: list[x509.Certificate], timeout: float = 30) -> tuple[bytes, datetime]:
-    """Ask one TSA for a token over `data` (SHA-256 imprint, fresh nonce, certificates included)
+    """Ask one TSA for a token over `data` (SHA-512 imprint, fresh nonce, certificates included)
     and verify it before returning (reply DER, TSA time)."""
-    query = TimestampRequestBuilder().data(data).nonce(nonce=True).cert_request(cert_request=True).build()
+    query = (TimestampRequestBuilder().data(data).hash_algorithm(HashAlgorithm.SHA512).nonce(nonce=True)
+             .cert_request(cert_request=True).build())
     http = urllib.request.Request(url, data=query.as_bytes(), method="POST",
                                   headers={"Content-Type": "application/timestamp-query"})
     try:
