@@ -5,7 +5,6 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,71 +17,22 @@ from twisted.internet import task
 from nigran.config.registry import scrapy_overrides
 from nigran.config.schema import Source
 from nigran.crawler import settings as default_settings
+from nigran.crawler.runs import CrawlResult, SourceReport, finish, open_run
 from nigran.crawler.runtime import Services
 from nigran.crawler.terminal import SafeLogFormatter
 from nigran.crawler.tor import TorAccess, TorConfig, TorError, open_tor
 from nigran.spiders.loader import spider_class
-from nigran.storage.db import Database
 from nigran.storage.home import data_home, private_dir, private_file
 from nigran.storage.recorder import Recorder
 from nigran.storage.sessions import SessionError, SessionStore
 
 log = logging.getLogger(__name__)
-STAT_KEYS = {
-    "pages": "nigran/pages_ok", "captures": "nigran/captures", "posts": "nigran/posts",
-    "offers_new": "nigran/offers_new", "offers_updated": "nigran/offers_updated", "errors": "nigran/errors",
-}
 
 
 # Kept in the run's log file, not repeated on screen: a deliberate choice explained in the README's design
 # notes, and Scrapy's retry messages, which nigran's own one-line "failed" message already summarises.
 KNOWN_WARNING = "DownloadHandler is experimental"
 QUIET_ON_SCREEN = ("scrapy.downloadermiddlewares.retry",)
-
-
-@dataclass
-class SourceReport:
-    source: str
-    pages: int = 0
-    captures: int = 0
-    posts: int = 0
-    offers_new: int = 0
-    offers_updated: int = 0
-    errors: int = 0
-    finish_reason: str = ""
-    failure: str | None = None
-    next_step: str | None = None  # what a human runs next, for a source a wall or guard stopped
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
-
-    @classmethod
-    def from_stats(cls, source: str, stats: dict[str, Any]) -> SourceReport:
-        report = cls(source, **{k: int(stats.get(v, 0)) for k, v in STAT_KEYS.items()})
-        report.finish_reason = str(stats.get("finish_reason", "not finished"))
-        report.next_step = stats.get("nigran/next")
-        if stats.get("nigran/failure"):
-            report.failure = str(stats["nigran/failure"])
-        elif report.finish_reason != "finished":
-            report.failure = f"stopped: {report.finish_reason}"
-        elif report.pages == 0:
-            report.failure = "no page could be fetched"
-        return report
-
-
-@dataclass
-class CrawlResult:
-    run_id: int
-    reports: list[SourceReport] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if all(r.ok for r in self.reports) else 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "exit_code": self.exit_code,
-                "sources": [{**vars(r), "ok": r.ok} for r in self.reports]}
 
 
 def scrapy_settings(services: Services, overrides: dict[str, Any] | None = None) -> Settings:
@@ -158,14 +108,6 @@ def run_crawl(sources: list[Source], db_url: str, *, trigger: str = "manual", ho
     return result
 
 
-def open_run(db_url: str, home: Path, trigger: str, sources_file: Path | None) -> tuple[Recorder, int]:
-    """The recorder of a new run and the run's id; the sources file goes into custody first when it changed."""
-    recorder = Recorder(Database(db_url), home / "bodies")
-    if sources_file is not None:
-        recorder.record_config(sources_file)
-    return recorder, recorder.start_run(trigger)
-
-
 def open_log(home: Path, name: str, verbose: bool) -> Path:
     """Log to `home`/logs/`name`, readable by the owner only (logs/ 0700, the file 0600): logs name sources,
     URLs and hosts of an investigation."""
@@ -200,20 +142,6 @@ def crawl_sources(sources: list[Source], recorder: Recorder, run_id: int, *, ove
 def interrupted(crawlers: dict) -> bool:
     """Scrapy stops its crawlers with reason "shutdown" on SIGTERM/SIGINT."""
     return any(c.stats and c.stats.get_value("finish_reason") == "shutdown" for c in crawlers.values())
-
-
-def finish(recorder, result: CrawlResult, status: str, log_file: Path) -> None:
-    """Record the run's end and log one line per source."""
-    if status == "finished" and result.exit_code:
-        status = "failed"
-    stats = {r.source: vars(r) for r in result.reports}
-    recorder.finish_run(result.run_id, status, result.exit_code if status != "interrupted" else 130,
-                        {"sources": stats, "log": str(log_file)})
-    for r in result.reports:
-        level = logging.INFO if r.ok else logging.ERROR
-        log.log(level, "source %s: %s; %d pages, %d captures, %d posts, %d new / %d updated offers, %d errors",
-                r.source, "ok" if r.ok else f"FAILED ({r.failure})", r.pages, r.captures, r.posts,
-                r.offers_new, r.offers_updated, r.errors)
 
 
 class _progress:

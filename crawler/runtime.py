@@ -5,7 +5,8 @@ crawler's `Runtime` extension holds it with what is the crawler's own (the front
 run, the page budget, the browser its download handlers share). Components ask for it with
 `Runtime.of(crawler)` in `from_crawler`; spiders see it only as a `spiders.state.SpiderState`, the store pipeline as a `pipelines.store.CrawlStore`.
 A plain `scrapy crawl` has no Services: the Runtime then opens the store its settings name and records
-the crawl as its own run.
+the crawl as its own run, opened and closed as `nigran crawl` does (crawler/runs.py); its exit status goes
+into the `nigran/exit_code` stat, for nigran's `scrapy crawl` command (crawler/commands/crawl.py).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from twisted.internet import task
 
 from nigran.crawler.frontier import Frontier, connect
 from nigran.crawler.mirrors import Mirrors
+from nigran.crawler.runs import CrawlResult, SourceReport, finish, start_run
 from nigran.crawler.tor import TorAccess
 from nigran.pipelines.store import CrawlStore
 from nigran.spiders.state import SpiderState
@@ -101,7 +103,7 @@ class Runtime(SpiderState, CrawlStore):
 
     def spider_opened(self, spider) -> None:
         if self.services.run_id is None:
-            self.services.run_id = self.recorder.start_run("scrapy")
+            self.services.run_id = start_run(self.recorder, "scrapy", Path(self.crawler.settings["NIGRAN_SOURCES"]))
         self.flusher = task.LoopingCall(self.recorder.flush)
         self.flusher.start(1.0, now=False)
 
@@ -111,7 +113,8 @@ class Runtime(SpiderState, CrawlStore):
         self.recorder.flush()
         if self.own_run:
             stats = self.crawler.stats
-            ok = reason == "finished" and not stats.get_value("nigran/failure")
-            plain = {k: v for k, v in stats.get_stats().items() if isinstance(v, (int, float, str, bool))}
-            self.recorder.finish_run(self.run_id, "finished" if ok else "failed", 0 if ok else 1, {spider.name: plain})
+            report = SourceReport.from_stats(spider.name, {**stats.get_stats(), "finish_reason": reason})
+            code = finish(self.recorder, CrawlResult(self.run_id, [report]),
+                          "interrupted" if reason == "shutdown" else "finished", self.crawler.settings.get("LOG_FILE"))
             self.recorder.close()
+            stats.set_value("nigran/exit_code", code)

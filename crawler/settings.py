@@ -4,7 +4,7 @@ from nigran.crawler.download import http_only
 BOT_NAME = "nigran"
 SPIDER_LOADER_CLASS = "nigran.spiders.loader.SourceSpiderLoader"
 SPIDER_MODULES = ["spiders"]
-NIGRAN_SOURCES = "config/sources.yaml"  # overridden by $NIGRAN_SOURCES and by `nigran crawl --sources`
+NIGRAN_SOURCES = "config/sources.yaml"  # for `scrapy crawl`: overridden by $NIGRAN_SOURCES, and both by -s
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # One download handler for every route: httpx reads the raw (still encoded) body and speaks SOCKS5 to tor,
@@ -67,6 +67,8 @@ EXTENSIONS = {
 ITEM_PIPELINES = {
     "nigran.pipelines.offers.ExtractionPipeline": 300,
     "nigran.pipelines.store.StorePipeline": 500,
+    # Last: what leaves through feed exports (`scrapy crawl -o`) is masked; the store above got raw values.
+    "nigran.pipelines.outgoing.MaskPipeline": 900,
 }
 LOG_LEVEL = "INFO"
 # Items are personal data: logged by their ids, never their values (crawler/logformatter.py).

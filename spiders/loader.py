@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-from nigran.config.registry import env
 from nigran.config.schema import ConfigError, Source, load_sources
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ class SourceSpiderLoader:
     """Implements Scrapy's SpiderLoaderProtocol over the sources file."""
 
     def __init__(self, settings):
-        path = env("NIGRAN_SOURCES") or settings.get("NIGRAN_SOURCES")
+        path = settings.get("NIGRAN_SOURCES")  # the environment's is in the settings (crawler/scrapy_project.py)
         try:
             self.sources = {s.name: s for s in load_sources(path)}
         except ConfigError as exc:

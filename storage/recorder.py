@@ -20,7 +20,7 @@ from nigran.storage.installation import claim
 from nigran.storage.models import Capture, CaptureArtifact, GuardStop, Offer, OfferIdentifier, Post, Run, utcnow
 from nigran.storage.privacy import identifier_hmac, identifier_key, mask, without_secrets
 from nigran.storage.runs import close_dead_runs, this_process
-from nigran.storage.utc import utc_text
+from nigran.storage.utc import json_safe, utc_text
 
 MASKED_CONTACTS = {"whatsapp"}  # phone numbers are personal data even when they are the seller's
 
@@ -226,12 +226,13 @@ class Recorder:
             return run.id
 
     def finish_run(self, run_id: int, status: str, exit_code: int, stats: dict[str, Any]) -> None:
-        """Record the run's end, close its WARC files and sign a custody checkpoint over the log."""
+        """Record the run's end (datetimes in `stats` as ISO-8601 UTC text), close its WARC files and sign a
+        custody checkpoint over the log."""
         self.flush()
         self.warcs.close(run_id)
         with self.db.session() as s:
             s.execute(update(Run).where(Run.id == run_id).values(
-                status=status, exit_code=exit_code, stats=stats, ended_at=utcnow()))
+                status=status, exit_code=exit_code, stats=json_safe(stats), ended_at=utcnow()))
             custody.make_checkpoint(s, keys.signing_key(self.home))
 
     def capture(self, *, body: bytes, request_headers=(), started_at: datetime | None = None,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 
 def utc_text(moment: datetime, *, fraction: bool = True) -> str:
@@ -16,6 +17,17 @@ def utc_text(moment: datetime, *, fraction: bool = True) -> str:
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with `Z`, as JSON output shows times; None stays None."""
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as a JSON column keeps it: every datetime in it (through dicts and lists) as `iso` text."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def parse_utc(text: str) -> datetime:

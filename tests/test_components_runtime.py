@@ -50,7 +50,10 @@ def capture_one(runtime: Runtime) -> None:
 @pytest.mark.parametrize("failure, status", [(None, "finished"), ("Tor unavailable: no tor", "failed")])
 def test_standalone_crawl_records_its_own_run_in_the_store_its_settings_name(home, failure, status):
     db_url = f"sqlite:///{home / 'standalone.db'}"
-    crawler = crawler_for({"name": "shop", "via": "direct"}, None, NIGRAN_DB=db_url, NIGRAN_HOME=str(home))
+    sources = home / "sources.yaml"
+    sources.write_text("sources: []\n")
+    crawler = crawler_for({"name": "shop", "via": "direct"}, None, NIGRAN_DB=db_url, NIGRAN_HOME=str(home),
+                          NIGRAN_SOURCES=str(sources))
     runtime, spider = Runtime.of(crawler), crawler.spider
     crawler.signals.send_catch_log(signals.spider_opened, spider=spider)
     capture_one(runtime)
@@ -64,7 +67,7 @@ def test_standalone_crawl_records_its_own_run_in_the_store_its_settings_name(hom
     with Database(db_url).session() as s:
         [run] = s.scalars(select(Run)).all()
     assert (run.trigger, run.status, run.exit_code) == ("scrapy", status, 0 if status == "finished" else 1)
-    assert run.stats["shop"]["nigran/pages_ok"] == 1
+    assert run.stats["sources"]["shop"]["pages"] == 1  # as `nigran crawl` records a run, for `nigran runs`
 
 
 def test_a_runner_given_run_is_left_for_the_runner_to_finish(services):

@@ -1,0 +1,1 @@
+"""nigran's own `scrapy` commands (COMMANDS_MODULE of crawler/scrapy_project.py)."""
