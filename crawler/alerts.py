@@ -120,7 +120,7 @@ def _queue_run(s: Session, run: Run, config: AlertsFile) -> list[Alert]:
     seen = and_(Offer.source.in_(sources), Offer.last_seen >= run.started_at)
     rows = {o.id: (o, p, c) for o, p, c in s.execute(
         select(Offer, Post, Capture).join(Post, Offer.post_id == Post.id)
-        .join(Capture, Post.capture_id == Capture.id).where(seen).order_by(Offer.id))}
+        .join(Capture, Post.latest_capture_id == Capture.id).where(seen).order_by(Offer.id))}
     done = {tuple(r) for r in s.execute(select(Alert.reason, Alert.offer_id)
                                           .where(Alert.offer_id.in_(select(Offer.id).where(seen))))}
     alerts: list[Alert] = []

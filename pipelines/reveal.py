@@ -82,7 +82,7 @@ def reveal_offers(session: Session, offers: list[Offer], bodies: BodyStore, *, o
         found: dict[str, str] = {}
         if need:
             try:
-                found = {h: v for h, v in raw_values(capture_text(offer.post.capture, bodies, max_size)).items()
+                found = {h: v for h, v in raw_values(capture_text(offer.post.latest_capture, bodies, max_size)).items()
                          if h in need}
             except (OSError, EvidenceError) as exc:
                 result.unrevealed[offer.id] = f"its evidence cannot be re-read: {exc}"

@@ -15,7 +15,7 @@ def offers(session: Session, *, since: datetime | None = None, category: str | N
            sources: tuple[str, ...] = (), ids: tuple[int, ...] = ()) -> Iterator[Offer]:
     """Offers (and requests) newest first, with their post and capture loaded."""
     stmt = (select(Offer).options(selectinload(Offer.identifiers),
-                                  selectinload(Offer.post).selectinload(Post.capture))
+                                  selectinload(Offer.post).selectinload(Post.latest_capture))
             .order_by(Offer.first_seen.desc(), Offer.id.desc()))
     if since:
         stmt = stmt.where(Offer.last_seen >= since)
@@ -38,12 +38,12 @@ def offer_dict(offer: Offer, revealed: dict[str, str] | None = None) -> dict[str
         "prices": offer.prices,
         "contacts": [{"type": c["type"], "value": revealed.get(c.get("hmac", ""), c["value"])} for c in offer.contacts],
         "volume": offer.volume, "first_seen": iso(offer.first_seen), "last_seen": iso(offer.last_seen),
-        "sightings": offer.sightings, "capture_sha256": offer.post.capture.body_sha256,
+        "sightings": offer.sightings, "capture_sha256": offer.post.latest_capture.body_sha256,
     }
 
 
 def posts(session: Session, *, since: datetime | None = None, sources: tuple[str, ...] = ()) -> Iterator[Post]:
-    stmt = select(Post).options(selectinload(Post.capture)).order_by(Post.first_seen.desc(), Post.id.desc())
+    stmt = select(Post).options(selectinload(Post.latest_capture)).order_by(Post.first_seen.desc(), Post.id.desc())
     if since:
         stmt = stmt.where(Post.last_seen >= since)
     if sources:
@@ -55,7 +55,7 @@ def post_dict(post: Post) -> dict[str, Any]:
     return {
         "id": post.id, "source": post.source, "url": post.url, "post_key": post.post_key, "author": post.author,
         "posted_at": iso(post.posted_at), "text": post.text, "first_seen": iso(post.first_seen),
-        "last_seen": iso(post.last_seen), "capture_sha256": post.capture.body_sha256,
+        "last_seen": iso(post.last_seen), "capture_sha256": post.latest_capture.body_sha256,
     }
 
 

@@ -318,8 +318,8 @@ class Recorder:
         identifiers are stored keyed-hashed and masked only."""
         self._begin()
         staged = self._staged.get((source, post_key))
-        newest = {"source": source, "post_key": post_key, "last_seen": seen_at, "capture_id": capture_id, "url": url,
-                  "text": text, "title": title, "author": author, "posted_at": posted_at, "extra": extra or {}}
+        newest = {"source": source, "post_key": post_key, "last_seen": seen_at, "latest_capture_id": capture_id,
+                  "url": url, "text": text, "title": title, "author": author, "posted_at": posted_at, "extra": extra or {}}
         if staged is None:
             staged = self._staged[source, post_key] = _Staged({**newest, "first_seen": seen_at,
                                                                "first_capture_id": capture_id})
@@ -390,9 +390,9 @@ class _Statements:
         self.post = post.on_conflict_do_update(
             index_elements=["source", "post_key"],
             set_={"last_seen": post.excluded.last_seen, "sightings": Post.sightings + post.excluded.sightings,
-                  "capture_id": post.excluded.capture_id, "text": post.excluded.text, "title": post.excluded.title,
-                  "author": post.excluded.author, "posted_at": post.excluded.posted_at, "url": post.excluded.url,
-                  "extra": post.excluded.extra},
+                  "latest_capture_id": post.excluded.latest_capture_id, "text": post.excluded.text,
+                  "title": post.excluded.title, "author": post.excluded.author, "posted_at": post.excluded.posted_at,
+                  "url": post.excluded.url, "extra": post.excluded.extra},
         ).returning(Post.source, Post.post_key, Post.id, Post.sightings)
         offer = _insert(db, Offer)
         self.offer = offer.on_conflict_do_update(

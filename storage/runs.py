@@ -64,7 +64,7 @@ def stored_counts(session: Session, run_id: int) -> tuple[dict[str, dict[str, in
                            .where(Capture.run_id == run_id).group_by(Capture.source)).all()
     in_run = select(Capture.id).where(Capture.run_id == run_id).scalar_subquery()
     posts = dict(session.execute(select(Post.source, func.count()).where(
-        or_(Post.capture_id.in_(in_run), Post.first_capture_id.in_(in_run))).group_by(Post.source)).all())
+        or_(Post.latest_capture_id.in_(in_run), Post.first_capture_id.in_(in_run))).group_by(Post.source)).all())
     sources = {name: {"pages": int(pages or 0), "captures": captures, "posts": posts.get(name, 0)}
                for name, pages, captures, _ in rows}
     return sources, max((last for *_, last in rows), default=None)

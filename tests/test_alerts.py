@@ -242,7 +242,7 @@ def test_migration_0008_makes_room_for_source_alerts_and_keeps_every_queued_deli
         s.add_all([run, capture])
         s.flush()
         post = Post(source="m", post_key="k", url=capture.url, text="t", first_seen=now, last_seen=now,
-                    first_capture_id=capture.id, capture_id=capture.id)
+                    first_capture_id=capture.id, latest_capture_id=capture.id)
         s.add(post)
         s.flush()
         offer = Offer(post_id=post.id, source="m", kind="offer", first_seen=now, last_seen=now)

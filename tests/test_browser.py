@@ -95,7 +95,7 @@ def test_each_rendered_page_keeps_document_dom_and_screenshot_that_verify(crawle
         assert dom.count(b'class="listing"') == (1 if url.endswith("chatty") else 4)  # after scripts ran
         assert bodies.get(kinds["screenshot"].body_sha256).startswith(b"\x89PNG\r\n\x1a\n")
     dom_ids = {c.id for c in captures if c.kind == "dom"}
-    assert {post.capture_id for post in rows(db, Post, "shop-browser")} <= dom_ids  # posts cite what was shown
+    assert {post.latest_capture_id for post in rows(db, Post, "shop-browser")} <= dom_ids  # posts cite what was shown
 
 
 def test_stalled_and_frozen_pages_fail_with_a_clear_error_and_the_crawl_goes_on(crawled):

@@ -71,7 +71,7 @@ def test_sightings_batched_in_one_commit_count_like_sightings_one_by_one(home, d
     with recorder.db.session() as s:
         post = s.scalars(select(Post).where(Post.post_key == "a")).one()
         assert (post.sightings, post.text, post.first_seen.replace(tzinfo=timezone.utc), post.first_capture_id,
-                post.capture_id) == (3, "newest text", AT, capture[0], capture[2])
+                post.latest_capture_id) == (3, "newest text", AT, capture[0], capture[2])
         offer = s.scalars(select(Offer)).one()
         assert (offer.post_id, offer.sightings, offer.first_seen.replace(tzinfo=timezone.utc)) == (post.id, 3, AT)
         assert offer.contacts[0]["value"] != "+923001234567"  # masked

@@ -120,7 +120,8 @@ def _warc_fields(payload: bytes) -> dict[str, str]:
 
 
 def _selected_offers(session, sel: Selection):
-    stmt = (select(Offer).options(selectinload(Offer.identifiers), selectinload(Offer.post).selectinload(Post.capture))
+    stmt = (select(Offer).options(selectinload(Offer.identifiers),
+                                  selectinload(Offer.post).selectinload(Post.latest_capture))
             .order_by(Offer.first_seen, Offer.id).execution_options(yield_per=CHUNK))
     if sel.since:
         stmt = stmt.where(Offer.last_seen >= sel.since)
@@ -176,7 +177,7 @@ class _Bundle:
             table.writerow(["id", "source", "kind", "categories", "first_seen", "last_seen", "sightings", "prices",
                             "contacts", "identifiers", "volume", "url", "post_key", "capture_sha256", "capture_ids"])
             for chunk in _selected_offers(session, self.selection):
-                shots = self._screenshots(session, [o.post.capture_id for o in chunk])
+                shots = self._screenshots(session, [o.post.latest_capture_id for o in chunk])
                 for offer in chunk:
                     row = self._offer_row(offer)
                     jsonl.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
@@ -188,7 +189,7 @@ class _Bundle:
                         " ".join(i["pseudonym"] for i in row["identifiers"]), row["volume"], row["url"],
                         row["post_key"], row["capture_sha256"], " ".join(map(str, row["capture_ids"])))])
                     post = offer.post
-                    shot = shots.get(post.capture_id)
+                    shot = shots.get(post.latest_capture_id)
                     cards.write(offer_card(row, self.pseudonyms.redact(post.text, self.find), post.title, post.author,
                                            self.bodies.get(shot) if shot else None))
                     for cat in row["categories"] or ["uncategorised"]:
@@ -199,7 +200,7 @@ class _Bundle:
         row = queries.offer_dict(offer)
         row["identifiers"] = [{"type": i.type, "masked": i.masked, "pseudonym": self.pseudonyms.of(i.type, i.hmac)}
                               for i in offer.identifiers]
-        row["capture_ids"] = sorted({offer.post.first_capture_id, offer.post.capture_id})
+        row["capture_ids"] = sorted({offer.post.first_capture_id, offer.post.latest_capture_id})
         self.capture_ids.update(row["capture_ids"])
         return row
 
@@ -255,8 +256,8 @@ class _Bundle:
     @staticmethod
     def _post_keys(session, chunk: list[int]) -> dict[int, list[str]]:
         out: dict[int, set[str]] = {}
-        rows = session.execute(select(Post.post_key, Post.capture_id, Post.first_capture_id).where(
-            or_(Post.capture_id.in_(chunk), Post.first_capture_id.in_(chunk))))
+        rows = session.execute(select(Post.post_key, Post.latest_capture_id, Post.first_capture_id).where(
+            or_(Post.latest_capture_id.in_(chunk), Post.first_capture_id.in_(chunk))))
         for key, latest, first in rows:
             for cid in {latest, first}:
                 out.setdefault(cid, set()).add(key)
