@@ -8,10 +8,17 @@ for each, and the ratio. Repeats each crawl --rounds times and quotes medians. C
 pages/s does.
 
     .venv/bin/python benchmarks/crawl_bench.py --pages 5000 --rounds 3
+
+--repo compares checkouts in one run: each round crawls with every checkout in turn, each with its own
+crawl child (its own bench file), and the medians are printed per checkout with their ratio to the first:
+
+    git worktree add ../before 0a3c095
+    .venv/bin/python benchmarks/crawl_bench.py --repo ../before --repo . --pages 1500 --rounds 7
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import random
@@ -99,10 +106,26 @@ print(json.dumps({"pages": stats.get("response_received_count", 0), "seconds": e
 """
 
 
-def crawl(url: str, pages: int, mode: str, scratch: str) -> dict:
+class Checkout:
+    """A nigran checkout to crawl with: its own crawl child, importable as `nigran` (or, before the
+    package layout, as top-level packages from its directory)."""
+
+    def __init__(self, path: Path, scratch: str):
+        self.path = path.resolve()
+        spec = importlib.util.spec_from_file_location("crawl_bench_of_checkout", self.path / "benchmarks/crawl_bench.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        self.child = bench.CHILD
+        self.import_root = tempfile.mkdtemp(dir=scratch)
+        os.symlink(self.path, Path(self.import_root) / "nigran")
+
+
+def crawl(checkout: Checkout, url: str, pages: int, mode: str, scratch: str) -> dict:
     home = tempfile.mkdtemp(dir=scratch)
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, url, str(pages), mode, home], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NIGRAN_HOME": home})
+    env = {**os.environ, "NIGRAN_HOME": home,
+           "PYTHONPATH": os.pathsep.join(filter(None, [checkout.import_root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-c", checkout.child, url, str(pages), mode, home], cwd=checkout.path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     out, err = proc.stdout.read(), proc.stderr.read()
     if status != 0:
@@ -118,7 +141,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repo", type=Path, action="append",
+                        help="a nigran checkout to crawl with; repeat to compare checkouts (default: this one)")
     args = parser.parse_args()
+    repos = args.repo or [REPO]
     ports: Queue = Queue()
     server = Process(target=serve, args=(args.pages, ports), daemon=True)
     server.start()
@@ -126,24 +152,44 @@ def main() -> None:
     # Every round's data stays until the end, as a crawl's bodies stay in production: deleting thousands
     # of files makes creating files on a journal-less ext4 (this VM's disk) 20-50x slower for minutes.
     try:
-        results: dict[str, list[dict]] = {"baseline": [], "full": []}
         with tempfile.TemporaryDirectory(prefix="crawl-bench-") as scratch:
-            for _ in range(args.rounds):
-                for mode in results:
-                    r = crawl(url, args.pages, mode, scratch)
-                    results[mode].append(r)
-                    print(f"{mode:8s} {r['pages']} pages in {r['seconds']:.1f}s = {r['pages_per_s']:.0f} pages/s, "
-                          f"{r['cpu_ms']:.2f} CPU ms/page, peak RSS {r['rss_mb']:.0f} MB, {r['items']} posts",
-                          flush=True)
+            checkouts = [Checkout(path, scratch) for path in repos]
+            results = {(c.path, mode): [] for c in checkouts for mode in ("baseline", "full")}
+            for n in range(args.rounds):
+                # Alternating the order cancels drift (load, the disk filling) between checkouts.
+                for checkout in checkouts if n % 2 == 0 else checkouts[::-1]:
+                    for mode in ("baseline", "full"):
+                        r = crawl(checkout, url, args.pages, mode, scratch)
+                        results[checkout.path, mode].append(r)
+                        print(f"{label(checkout.path, repos)}{mode:8s} {r['pages']} pages in {r['seconds']:.1f}s = "
+                              f"{r['pages_per_s']:.0f} pages/s, {r['cpu_ms']:.2f} CPU ms/page, "
+                              f"peak RSS {r['rss_mb']:.0f} MB, {r['items']} posts", flush=True)
     finally:
         server.terminate()
-    med = {m: [statistics.median(r[k] for r in rs) for k in ("pages_per_s", "cpu_ms", "rss_mb")]
-           for m, rs in results.items()}
+    med = {key: {k: statistics.median(r[k] for r in rs) for k in ("pages_per_s", "cpu_ms", "rss_mb")}
+           for key, rs in results.items()}
     print(f"\nmedian over {args.rounds} rounds, {args.pages} pages:")
-    for mode, (rate, cpu, rss) in med.items():
-        print(f"  {mode:8s} {rate:7.0f} pages/s   {cpu:5.2f} CPU ms/page   peak RSS {rss:5.0f} MB")
-    print(f"  full / baseline = {med['full'][0] / med['baseline'][0]:.0%}")
+    for (path, mode), m in med.items():
+        print(f"  {label(path, repos)}{mode:8s} {m['pages_per_s']:7.0f} pages/s   {m['cpu_ms']:5.2f} CPU ms/page   "
+              f"peak RSS {m['rss_mb']:5.0f} MB")
+    first = checkouts[0].path
+    for checkout in checkouts:
+        base, full = med[checkout.path, "baseline"], med[checkout.path, "full"]
+        line = f"  {label(checkout.path, repos)}full / baseline = {full['pages_per_s'] / base['pages_per_s']:.0%}"
+        if checkout.path != first:
+            line += "; CPU ms/page vs the first checkout (ratio of medians, median of paired rounds): " + ", ".join(
+                f"{mode} {med[checkout.path, mode]['cpu_ms'] / med[first, mode]['cpu_ms']:.3f}x, "
+                f"{paired(results[checkout.path, mode], results[first, mode]):.3f}x" for mode in ("baseline", "full"))
+        print(line)
 
+
+def label(path: Path, repos: list[Path]) -> str:
+    return f"{path.name:12.12s} " if len(repos) > 1 else ""
+
+
+def paired(after: list[dict], before: list[dict]) -> float:
+    """Median of the rounds' CPU ratios: each pair ran back to back, under much the same load."""
+    return statistics.median(a["cpu_ms"] / b["cpu_ms"] for a, b in zip(after, before))
 
 if __name__ == "__main__":
     main()
