@@ -196,6 +196,8 @@ class Source(BaseModel):
     def canonical(self, url: str) -> str:
         """`url` as on the first mirror, whichever mirror served it: what post keys and the page budget use,
         so a post seen on two mirrors is one post. Other URLs are returned as they are."""
+        if not self.mirrors:  # the common case, asked on every page: nothing to map
+            return url
         mirrors = self.origins
         try:
             return on_origin(url, mirrors[0]) if len(mirrors) > 1 and origin(url) in mirrors[1:] else url

@@ -38,6 +38,7 @@ DIRECT_CONCURRENCY, TOR_CONCURRENCY = 8, 2
 # A logged-in account reads like one person, one page at a time: faster gets accounts banned, and a session
 # that expires is noticed within a request or two (no other request is queued behind the one that meets it).
 LOGGED_IN_CONCURRENCY = 1
+ALL_LINKS = LinkExtractor()  # stateless; built once rather than per page
 DIRECT_TIMEOUT, TOR_TIMEOUT = 30.0, 90.0
 
 
@@ -158,7 +159,7 @@ class SiteSpider(SourceSpider):
     def links(self, response: TextResponse) -> list[tuple[str, str]]:
         """(URL, text) of the links to consider: those the source's `follow` selectors pick, else all."""
         if not self.source.follow:
-            return [(link.url, link.text) for link in LinkExtractor().extract_links(response)]
+            return [(link.url, link.text) for link in ALL_LINKS.extract_links(response)]
         found = []
         for selector in self.source.follow:
             for match in response.css(selector):
