@@ -130,11 +130,11 @@ def show_offers(rows: list[dict]) -> None:
     """The offers table of `nigran offers` and `nigran demo`."""
     out.print(table(f"{len(rows)} offers and requests",
                     ("id", "source", "kind", "categories", "prices", "contacts", "identifiers", "first seen"), [(
-                        r["id"], r["source"], r["kind"], ", ".join(r["categories"]) or "-",
-                        ", ".join(f"{p['amount']:g} {p['currency']}" for p in r["prices"]) or "-",
-                        ", ".join(c["value"] for c in r["contacts"]) or "-",
-                        ", ".join(i["value"] for i in r["identifiers"]) or "-", (r["first_seen"] or "")[:19])
-                        for r in rows]))
+                        r["id"], r["source"], r["kind"], r["categories"],
+                        [f"{p['amount']:g} {p['currency']}" for p in r["prices"]],
+                        [c["value"] for c in r["contacts"]], [i["value"] for i in r["identifiers"]],
+                        (r["first_seen"] or "")[:19] or None) for r in rows],
+                    drop=("contacts", "prices", "kind", "categories", "first seen", "source", "identifiers")))
 
 
 @main.command()
@@ -180,7 +180,7 @@ def reveals(db_url, as_json):
         return
     out.print(table(f"{len(rows)} reveals", ("id", "at (UTC)", "operator", "OS user", "host", "offers"), [
         (r["id"], r["at"][:19], r["operator"], r["os_user"] or None, r["host"] or None,
-         ", ".join(map(str, r["offer_ids"]))) for r in rows]))
+         r["offer_ids"]) for r in rows]))
 
 
 @main.command()
@@ -190,8 +190,6 @@ def reveals(db_url, as_json):
 @json_option
 def posts(db_url, sources, since, as_json):
     """List stored posts, newest first."""
-    from rich.table import Table
-
     from nigran.storage import queries
 
     with open_db(db_url).session() as session:
@@ -199,13 +197,9 @@ def posts(db_url, sources, since, as_json):
     if as_json:
         print_json_lines(rows)
         return
-    listing = Table(title=f"{len(rows)} posts")
-    for col in ("id", "source", "author", "posted at", "text"):
-        listing.add_column(col, overflow="ellipsis", no_wrap=col == "text", max_width=80 if col == "text" else None)
-    for r in rows:
-        listing.add_row(str(r["id"]), r["source"], r["author"] or "-", (r["posted_at"] or "-")[:19],
-                        " ".join(r["text"].split())[:200])
-    out.print(listing)
+    out.print(table(f"{len(rows)} posts", ("id", "source", "author", "posted at", "text"), [
+        (r["id"], r["source"], r["author"] or None, (r["posted_at"] or "-")[:19], r["text"][:200]) for r in rows],
+        free=("text",), drop=("text", "author", "posted at", "source")))
 
 
 @main.command()
@@ -327,7 +321,7 @@ def sources_check(sources_path, db_url, as_json):
     out.print(table(f"{sources_path}: {len(loaded)} sources, valid",
                     ("name", "kind", "via", "render", "enabled", "schedule", "start", "last answer", "stopped"), [
                         (r["name"], r["kind"], r["via"], r["render"], "yes" if r["enabled"] else "no", r["schedule"],
-                         ", ".join(r["start_urls"]) if r["kind"] != "telegram" else ", ".join(r["channels"]),
+                         r["start_urls"] if r["kind"] != "telegram" else r["channels"],
                          r["last_answer"] and f"{r['last_answer']['mirror']} at {r['last_answer']['at']}",
                          r["stopped"] and f"{r['stopped']['status']} at {r['stopped']['at']}")
                         for r in rows]))

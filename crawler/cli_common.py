@@ -7,39 +7,70 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from nigran.config.registry import SETTINGS
 from nigran.config.schema import DEFAULT_SOURCES, ConfigError, load_sources, select
-from nigran.crawler.terminal import SafeConsole, say
+from nigran.crawler.tables import FittedTable
+from nigran.crawler.terminal import SafeConsole, reader_gone, say
 from nigran.storage.db import Database, DatabaseError
 from nigran.storage.home import configured_home, default_db_url
 
 CATEGORIES = ("cnic", "sim", "call_logs", "travel")
-out = SafeConsole(width=None if sys.stdout.isatty() else 200)
+out = SafeConsole()
 
 
-def fail(message: str, code: int = 1):
-    """One line on stderr (line breaks in `message` become spaces), then exit with `code`."""
-    say(f"nigran: error: {' '.join(str(message).splitlines())}", err=True)
+def json_wanted() -> bool:
+    """Whether the command running (or a group above it) was given --json."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("as_json"):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def fail(message: str, code: int = 1, as_json: bool | None = None):
+    """One line on stderr, then exit with `code`: `nigran: error: …` (line breaks in `message` become
+    spaces), or under --json the object {"error": …}."""
+    text = " ".join(str(message).splitlines())
+    if json_wanted() if as_json is None else as_json:
+        click.echo(json.dumps({"error": text}, ensure_ascii=False), err=True)
+    else:
+        say(f"nigran: error: {text}", err=True)
     sys.exit(code)
 
 
 class OneLineErrors(click.Group):
-    """A command group whose usage errors (an unknown command or option, a bad value) are one line on stderr
-    and exit 2, as every other error of nigran is, instead of click's usage block."""
+    """A command group whose errors are all alike: usage errors (an unknown command or option, a bad value)
+    are one line on stderr and exit 2, as every other error of nigran is, instead of click's usage block;
+    under --json they are a JSON object. A closed stdout pipe ends any command with exit 0."""
 
-    def main(self, *args, **kwargs):
+    def main(self, args=None, **kwargs):
+        argv = sys.argv[1:] if args is None else list(args)
         try:
-            code = super().main(*args, **{**kwargs, "standalone_mode": False})
-        except click.UsageError as exc:
+            code = super().main(argv, **{**kwargs, "standalone_mode": False})
+        except click.exceptions.NoArgsIsHelpError as exc:  # `nigran`, `nigran tor`: the help, not an error line
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:  # its context may not have parsed --json yet: the arguments tell
             see = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
-            fail(f"{exc.format_message()}{see}", exc.exit_code)
+            fail(f"{exc.format_message()}{see}", exc.exit_code, as_json="--json" in argv)
         except click.ClickException as exc:
-            fail(exc.format_message(), exc.exit_code)
+            fail(exc.format_message(), exc.exit_code, as_json="--json" in argv)
         except click.Abort:
-            fail("interrupted", 130)
+            fail("interrupted", 130, as_json="--json" in argv)
         sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx):
+        """Run the command, then flush stdout while a closed pipe can still be told apart (click's own
+        handling of one exits 1, and a failed flush at interpreter exit prints a traceback)."""
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()
+        except BrokenPipeError:
+            reader_gone()
 
 
 def iso_datetime(value: str | None) -> datetime | None:
@@ -91,14 +122,9 @@ def print_json_lines(rows) -> None:
         print_json_line(row)
 
 
-def table(title: str, columns: tuple[str, ...], rows) -> Table:
-    """A table of folded columns; None cells show as '-'."""
-    result = Table(title=title)
-    for col in columns:
-        result.add_column(col, overflow="fold")
-    for row in rows:
-        result.add_row(*("-" if v is None else str(v) for v in row))
-    return result
+def table(title: str, columns: tuple[str, ...], rows, **layout) -> FittedTable:
+    """A table that fits the output width (crawler/tables.py; `layout`: drop, free, right, styles)."""
+    return FittedTable(title, columns, rows, **layout)
 
 
 def print_stops(result) -> None:
@@ -114,14 +140,11 @@ def print_summary(result, as_json: bool) -> None:
     if as_json:
         print_json_line(result.as_dict())
         return
-    summary = Table(title=f"Run {result.run_id}")
-    for col in ("source", "status", "pages", "captures", "posts", "new offers", "updated offers", "errors"):
-        summary.add_column(col, justify="left" if col in ("source", "status") else "right")
-    for r in result.reports:
-        summary.add_row(r.source, "ok" if r.ok else f"failed ({r.failure})",
-                        *map(str, (r.pages, r.captures, r.posts, r.offers_new, r.offers_updated, r.errors)),
-                        style=None if r.ok else "red")
-    out.print(summary)
+    counts = ("pages", "captures", "posts", "new offers", "updated offers", "errors")
+    out.print(table(f"Run {result.run_id}", ("source", "status", *counts), [
+        (r.source, "ok" if r.ok else f"failed ({r.failure})",
+         r.pages, r.captures, r.posts, r.offers_new, r.offers_updated, r.errors) for r in result.reports],
+        right=counts, styles=[None if r.ok else "red" for r in result.reports]))
 
 
 def setting_option(name: str, dest: str, help: str | None = None, **kwargs):

@@ -233,8 +233,10 @@ def runs(db_url, limit, trigger, as_json):
         "id", "trigger", "started (UTC)", "ended", "status", "exit", "sources", "pages", "captures", "new offers",
         "updated", "errors", "alerts"), [(
             r["id"], r["trigger"], r["started_at"][:19], (r["ended_at"] or "")[11:19] or None, r["status"],
-            r["exit_code"], ", ".join(r["sources"]) or None, r["pages"], r["captures"], r["offers_new"],
-            r["offers_updated"], r["errors"], r["alerts"]) for r in rows]))
+            r["exit_code"], list(r["sources"]), r["pages"], r["captures"], r["offers_new"],
+            r["offers_updated"], r["errors"], r["alerts"]) for r in rows],
+        drop=("sources", "updated", "ended", "alerts", "captures", "trigger", "errors", "exit", "new offers", "pages",
+              "status", "started (UTC)")))
 
 
 # --- watchlist ------------------------------------------------------------------------------------

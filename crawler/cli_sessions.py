@@ -80,7 +80,7 @@ def session_list(as_json):
     else:
         out.print(table(f"{len(infos)} sessions", ("name", "from", "created (UTC)", "cookies", "domains",
                                                    "expires (UTC)", "problem"), [
-            (i.name, i.origin, (iso(i.created_at) or "")[:19] or None, i.cookies, ", ".join(i.domains) or None,
+            (i.name, i.origin, (iso(i.created_at) or "")[:19] or None, i.cookies, i.domains,
              "expired" if i.expired() else (iso(i.expires_at) or "")[:19] or None, i.error) for i in infos]))
     unreadable = [i.name for i in infos if i.error]
     if unreadable:

@@ -362,8 +362,8 @@ def test_session_list_lists_an_unreadable_session_and_exits_1(home):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(r["name"], r["error"] is None) for r in rows] == [("broken", False), ("good", True)]
     assert "does not open" in rows[0]["error"]
-    assert result.stderr == ("nigran: error: cannot read session broken (see the list; remove it, "
-                             "then log in or import again)\n")
+    assert json.loads(result.stderr) == {"error": "cannot read session broken (see the list; remove it, "
+                                                  "then log in or import again)"}
     table = run("session", "list")
     assert table.exit_code == 1 and "2 sessions" in table.stdout and "broken" in table.stdout
 
